@@ -1,0 +1,21 @@
+import { InvalidArgumentError } from "commander";
+
+/** Where commands write: `out` for results (stdout), `progress` for human progress lines (stderr). */
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly progress: (message: string) => void;
+}
+
+export const processIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  progress: (message) => process.stderr.write(`${message}\n`),
+};
+
+/** Validates a machine-count flag: a whole number from 1 to 32. */
+export function parseMachineCount(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < 1 || count > 32) {
+    throw new InvalidArgumentError(`expected a whole number of machines from 1 to 32, got "${value}"`);
+  }
+  return count;
+}

@@ -1,0 +1,21 @@
+import { Command } from "commander";
+import { VERSION } from "../../shared/version.js";
+import { registerDemoCommand } from "./commands/demo.js";
+import { registerLabCommands } from "./commands/lab.js";
+import type { CliIo } from "./io.js";
+
+/** The `groundcrew` command tree. Commands arrive here as the product grows. */
+export function createProgram(io: CliIo): Command {
+  const program = new Command()
+    .name("groundcrew")
+    .description(
+      "Provision air-gapped bare-metal fleets into k3s clusters from one offline bundle.\n" +
+        "A single-file agent is pushed over SSH to every machine and reports back over mutual TLS.",
+    )
+    .version(VERSION, "-V, --version", "print the groundcrew version")
+    .showHelpAfterError()
+    .configureOutput({ writeOut: io.out, writeErr: (text) => process.stderr.write(text) });
+  registerDemoCommand(program, io);
+  registerLabCommands(program, io);
+  return program;
+}

@@ -1,0 +1,34 @@
+import { createHash } from "node:crypto";
+
+/** OpenSSH's fingerprint of a raw public key blob: "SHA256:" + unpadded base64 of its sha256. */
+export function fingerprint(keyBlob: Buffer): string {
+  return `SHA256:${createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "")}`;
+}
+
+/** The key blob of an authorized_keys / *.pub line ("type base64 [comment]"). */
+export function keyBlobFromLine(line: string): Buffer {
+  const [type, base64] = line.trim().split(/\s+/);
+  if (type === undefined || base64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+    throw new Error(`not an OpenSSH public key line: ${line.slice(0, 40)}`);
+  }
+  const blob = Buffer.from(base64, "base64");
+  const typeLength = blob.readUInt32BE(0);
+  if (blob.subarray(4, 4 + typeLength).toString("latin1") !== type) {
+    throw new Error(`public key line says ${type} but its key data is of another type`);
+  }
+  return blob;
+}
+
+/**
+ * How a connection decides whether the server's host key is the right one.
+ * "pinned": only these keys (blobs) are accepted; anything else is refused
+ * before authentication, so no credential or command reaches that server.
+ */
+export interface PinnedHostKeys {
+  readonly kind: "pinned";
+  readonly keys: readonly Buffer[];
+}
+
+export function acceptsHostKey(policy: PinnedHostKeys, presented: Buffer): boolean {
+  return policy.keys.some((key) => key.equals(presented));
+}

@@ -1,0 +1,168 @@
+import { Client, type ClientChannel, type SFTPWrapper } from "ssh2";
+import { GroundcrewError } from "../../shared/errors.js";
+import type { Exec, ExecOptions, ExecResult } from "../../shared/host-io.js";
+import { acceptsHostKey, fingerprint, type PinnedHostKeys } from "./host-key.js";
+import { shellQuote } from "./shell-quote.js";
+
+export interface SshTarget {
+  /** Name used in errors (the inventory host name). */
+  readonly name: string;
+  readonly host: string;
+  readonly port?: number;
+  readonly username: string;
+  /** OpenSSH or PEM private key. Secret: never logged, never part of an error. */
+  readonly privateKey: string;
+  readonly hostKeys: PinnedHostKeys;
+  readonly readyTimeoutMs?: number;
+}
+
+/**
+ * One authenticated SSH connection. It is an Exec (commands as argv, quoted
+ * for the remote shell), so host code runs over it unchanged; wrap it with
+ * withSudo() for root.
+ */
+export class SshSession implements Exec {
+  private constructor(
+    readonly target: SshTarget,
+    private readonly client: Client,
+  ) {}
+
+  /**
+   * Throws GroundcrewError SSH_HOSTKEY_MISMATCH (with both fingerprints) when
+   * the server's host key is not pinned, before any credential is sent, or
+   * SSH_CONNECT_FAILED (retryable) when the server cannot be reached or refuses us.
+   */
+  static connect(target: SshTarget): Promise<SshSession> {
+    const client = new Client();
+    let presented: Buffer | undefined;
+    return new Promise((resolve, reject) => {
+      client
+        .once("ready", () => {
+          resolve(new SshSession(target, client));
+        })
+        .once("error", (cause) => {
+          client.end();
+          if (presented !== undefined && !acceptsHostKey(target.hostKeys, presented)) {
+            reject(
+              new GroundcrewError(
+                "SSH_HOSTKEY_MISMATCH",
+                `${target.name}: host key ${fingerprint(presented)} is not the pinned one ` +
+                  `(${target.hostKeys.keys.map(fingerprint).join(", ") || "none pinned"})`,
+                { context: { host: target.name, address: target.host } },
+              ),
+            );
+            return;
+          }
+          reject(
+            new GroundcrewError(
+              "SSH_CONNECT_FAILED",
+              `${target.name}: SSH to ${target.username}@${target.host}:${target.port ?? 22} failed: ${cause.message}`,
+              { cause, retryable: true, context: { host: target.name, address: target.host } },
+            ),
+          );
+        })
+        .connect({
+          host: target.host,
+          port: target.port ?? 22,
+          username: target.username,
+          privateKey: target.privateKey,
+          readyTimeout: target.readyTimeoutMs ?? 20_000,
+          hostVerifier: (key: Buffer) => {
+            presented = key;
+            return acceptsHostKey(target.hostKeys, key);
+          },
+        });
+    });
+  }
+
+  run(argv: readonly [string, ...string[]], options: ExecOptions = {}): Promise<ExecResult> {
+    const env = options.env === undefined ? [] : Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
+    const command = shellQuote(env.length > 0 ? ["env", ...env, ...argv] : argv);
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (error, channel) => {
+        if (error !== undefined) {
+          reject(this.commandError(argv[0], error));
+          return;
+        }
+        collect(channel, options, resolve);
+      });
+    });
+  }
+
+  /** Copies a local file to the remote path with the given mode (SFTP). */
+  async upload(localPath: string, remotePath: string, mode: number): Promise<void> {
+    const sftp = await this.sftp();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sftp.fastPut(localPath, remotePath, { mode }, (error) => {
+          if (error === undefined || error === null) resolve();
+          else reject(this.commandError(`upload to ${remotePath}`, error));
+        });
+      });
+    } finally {
+      sftp.end();
+    }
+  }
+
+  /** The login account's home directory, absolute. */
+  async homeDirectory(): Promise<string> {
+    const sftp = await this.sftp();
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        sftp.realpath(".", (error, path) => {
+          if (error === undefined || error === null) resolve(path);
+          else reject(this.commandError("realpath", error));
+        });
+      });
+    } finally {
+      sftp.end();
+    }
+  }
+
+  close(): void {
+    this.client.end();
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => {
+      this.client.sftp((error, sftp) => {
+        if (error === undefined) resolve(sftp);
+        else reject(this.commandError("sftp", error));
+      });
+    });
+  }
+
+  private commandError(what: string, cause: Error): GroundcrewError {
+    return new GroundcrewError("SSH_COMMAND_FAILED", `${this.target.name}: ${what}: ${cause.message}`, {
+      cause,
+      context: { host: this.target.name },
+    });
+  }
+}
+
+function collect(channel: ClientChannel, options: ExecOptions, resolve: (result: ExecResult) => void): void {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  let timedOut = false;
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          channel.signal("KILL");
+          channel.close();
+        }, options.timeoutMs);
+  channel.on("data", (chunk: Buffer) => stdout.push(chunk));
+  channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+  channel.on("close", (code: number | null | undefined, signal: string | undefined) => {
+    if (timer !== undefined) clearTimeout(timer);
+    const exit = timedOut ? 124 : typeof code === "number" ? code : signal !== undefined ? 128 + 9 : 255;
+    resolve({
+      code: exit,
+      stdout: Buffer.concat(stdout).toString("utf8"),
+      stderr: Buffer.concat(stderr).toString("utf8"),
+    });
+  });
+  if (options.input !== undefined) channel.end(options.input);
+  else channel.end();
+}

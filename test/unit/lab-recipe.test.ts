@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { MACHINE_RECIPE, machineImageTag, recipeHash } from "../../server/lab/image-recipe.js";
+import { processStartTime } from "../../server/lab/owner.js";
+
+describe("lab image recipe", () => {
+  it("is cached under a hash that changes with anything in the recipe", () => {
+    expect(recipeHash(MACHINE_RECIPE)).toBe(recipeHash({ ...MACHINE_RECIPE }));
+    expect(machineImageTag(MACHINE_RECIPE)).toMatch(/^groundcrew-lab-machine:[0-9a-f]{16}$/);
+    const variants = [
+      { ...MACHINE_RECIPE, revision: MACHINE_RECIPE.revision + 1 },
+      { ...MACHINE_RECIPE, packages: [...MACHINE_RECIPE.packages, "curl"] },
+      { ...MACHINE_RECIPE, hooks: [...MACHINE_RECIPE.hooks, "true"] },
+      {
+        ...MACHINE_RECIPE,
+        overlay: { ...MACHINE_RECIPE.overlay, "/etc/motd": { content: "hi\n", mode: 0o644 } },
+      },
+    ];
+    const hashes = new Set([MACHINE_RECIPE, ...variants].map(recipeHash));
+    expect(hashes.size).toBe(variants.length + 1);
+  });
+
+  it("never puts Node.js on a fleet machine", () => {
+    expect(MACHINE_RECIPE.packages.filter((name) => /node/i.test(name))).toEqual([]);
+  });
+});
+
+describe("processStartTime", () => {
+  it("reads field 22 even when the command name holds spaces and parentheses", () => {
+    const fields = Array.from({ length: 50 }, (_, index) => String(index + 3));
+    const stat = `1234 (my (odd) cmd) ${fields.join(" ")}`;
+    expect(processStartTime(stat)).toBe("22");
+  });
+});
