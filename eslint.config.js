@@ -18,11 +18,16 @@ export default tseslint.config(
       "no-restricted-syntax": [
         "error",
         {
-          selector: "TSAsExpression > CallExpression[callee.object.name='JSON'][callee.property.name='parse']",
+          selector:
+            "TSAsExpression > CallExpression[callee.object.name='JSON'][callee.property.name='parse']",
           message: "Validate parsed JSON with a schema instead of casting it.",
         },
       ],
     },
+  },
+  {
+    files: ["test/**/*.ts"],
+    rules: { "@typescript-eslint/no-non-null-assertion": "off" },
   },
   {
     files: ["**/*.js", "**/*.mjs"],

@@ -30,7 +30,9 @@ function parseArgs(argv) {
 function targetName() {
   const arch = { x64: "x64", arm64: "arm64" }[process.arch];
   if (process.platform !== "linux" || arch === undefined) {
-    throw new Error(`the agent is built for Linux x64/arm64 hosts; this Node is ${process.platform}/${process.arch}`);
+    throw new Error(
+      `the agent is built for Linux x64/arm64 hosts; this Node is ${process.platform}/${process.arch}`,
+    );
   }
   return `groundcrew-agent-linux-${arch}`;
 }
@@ -74,7 +76,9 @@ async function main() {
       useCodeCache: false,
     }),
   );
-  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 
   const target = path.join(outDir, targetName());
   const partial = `${target}.partial`;

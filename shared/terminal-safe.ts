@@ -5,6 +5,8 @@
  * clear the provisioner's terminal.
  */
 export function terminalSafe(text: string): string {
+  // Matching control characters is the point here.
+  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (char) => {
     switch (char) {
       case "\n":

@@ -15,7 +15,9 @@ createProgram(processIo)
     if (isGroundcrewError(error)) {
       process.stderr.write(`groundcrew: ${printable(error.message)} [${error.code}]\n`);
     } else {
-      process.stderr.write(`groundcrew: ${printable(error instanceof Error ? error.message : String(error))}\n`);
+      process.stderr.write(
+        `groundcrew: ${printable(error instanceof Error ? error.message : String(error))}\n`,
+      );
     }
     process.exitCode = 1;
   });

@@ -26,7 +26,10 @@ export interface ImageBuildOptions {
  * image for the recipe's hash. Concurrent callers build it once.
  * Throws GroundcrewError LAB_IMAGE_BUILD_FAILED with mmdebstrap's output.
  */
-export async function ensureMachineImage(client: DockerClient, options: ImageBuildOptions = {}): Promise<string> {
+export async function ensureMachineImage(
+  client: DockerClient,
+  options: ImageBuildOptions = {},
+): Promise<string> {
   const recipe = options.recipe ?? MACHINE_RECIPE;
   const tag = machineImageTag(recipe);
   const exists = (): Promise<boolean> => client.image.exists(ImageName.fromString(tag));
@@ -101,11 +104,15 @@ async function buildImage(
 async function importRootfs(client: DockerClient, rootfs: string, tag: string, hash: string): Promise<void> {
   const [repo, version] = tag.split(":");
   const docker = client.container.dockerode;
-  const progress = await docker.importImage(createReadStream(rootfs), {
-    repo,
-    tag: version,
-    changes: ['CMD ["/sbin/init"]', `LABEL ${LAB_RECIPE_LABEL}=${hash}`, "STOPSIGNAL SIGRTMIN+3"],
-  });
+  const progress = await docker
+    .importImage(createReadStream(rootfs), {
+      repo,
+      tag: version,
+      changes: ['CMD ["/sbin/init"]', `LABEL ${LAB_RECIPE_LABEL}=${hash}`],
+    })
+    .catch((cause: unknown) => {
+      throw new GroundcrewError("LAB_IMAGE_BUILD_FAILED", `docker import of ${tag} failed`, { cause });
+    });
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(progress, (error: Error | null) => {
       if (error === null) resolve();

@@ -65,7 +65,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const client = await dockerClient();
   const stateDir = options.stateDir ?? stateDirPath();
   await reapStaleLabs(client, stateDir);
-  const image = await ensureMachineImage(client, options.onProgress ? { onProgress: options.onProgress } : {});
+  const image = await ensureMachineImage(
+    client,
+    options.onProgress ? { onProgress: options.onProgress } : {},
+  );
 
   const id = randomBytes(4).toString("hex");
   const owner = options.detached === true ? DETACHED_OWNER : ((await ownerToken(localFs)) ?? DETACHED_OWNER);
@@ -154,7 +157,11 @@ async function createInternalNetwork(
 }
 
 /** Removes every container and network of one lab, and its key directory. */
-export async function destroyLab(client: DockerClient, id: string, stateDir: string = stateDirPath()): Promise<void> {
+export async function destroyLab(
+  client: DockerClient,
+  id: string,
+  stateDir: string = stateDirPath(),
+): Promise<void> {
   const docker = client.container.dockerode;
   const filters = { label: [`${LAB_LABEL}=${id}`] };
   const containers = await docker.listContainers({ all: true, filters });
@@ -163,7 +170,7 @@ export async function destroyLab(client: DockerClient, id: string, stateDir: str
       docker
         .getContainer(info.Id)
         .remove({ force: true, v: true })
-        .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error))),
+        .catch(ignoreNotFound),
     ),
   );
   const networks = await docker.listNetworks({ filters });
@@ -171,7 +178,7 @@ export async function destroyLab(client: DockerClient, id: string, stateDir: str
     await docker
       .getNetwork(info.Id)
       .remove()
-      .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+      .catch(ignoreNotFound);
   }
   await rm(path.join(stateDir, "lab", id), { recursive: true, force: true });
 }
@@ -205,12 +212,19 @@ export async function listLabs(client: DockerClient): Promise<LabSummary[]> {
 }
 
 /** Removes labs whose owning process is gone (a killed test or demo run). Detached labs stay. */
-export async function reapStaleLabs(client: DockerClient, stateDir: string = stateDirPath()): Promise<string[]> {
+export async function reapStaleLabs(
+  client: DockerClient,
+  stateDir: string = stateDirPath(),
+): Promise<string[]> {
   const stale = (await listLabs(client)).filter((lab) => !lab.ownerAlive).map((lab) => lab.id);
   for (const id of stale) await destroyLab(client, id, stateDir);
   return stale;
 }
 
-function isNotFound(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "statusCode" in error && error.statusCode === 404;
+/** Someone else removed it first: that is the outcome we wanted. Any other error propagates. */
+function ignoreNotFound(error: unknown): undefined {
+  if (typeof error === "object" && error !== null && "statusCode" in error && error.statusCode === 404) {
+    return undefined;
+  }
+  throw error;
 }

@@ -11,10 +11,13 @@ import { LAB_AUTHORIZED_KEYS } from "./image-recipe.js";
 class SystemdContainer extends GenericContainer {
   constructor(image: string) {
     super(image);
-    Object.assign(this.hostConfig, { CgroupnsMode: "host" });
+    // `--cgroupns host` and `--security-opt systempaths=unconfined` exist only
+    // in the docker CLI; the Engine API spells them as these HostConfig fields
+    // (empty path lists: nothing masked, nothing read-only under /proc and /sys).
+    Object.assign(this.hostConfig, { CgroupnsMode: "host", MaskedPaths: [], ReadonlyPaths: [] });
     this.withAddedCapabilities("ALL")
       .withDroppedCapabilities("SYS_RESOURCE")
-      .withSecurityOpt("seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined")
+      .withSecurityOpt("seccomp=unconfined", "apparmor=unconfined")
       .withBindMounts([{ source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" }])
       .withTmpFs({ "/run": "rw,mode=755", "/run/lock": "rw" })
       .withCommand(["/sbin/init"]);

@@ -60,9 +60,13 @@ export async function pushAgent(session: SshSession, agent: AgentBinary): Promis
   }
   const moved = await session.run(["mv", "-f", "--", partial, remotePath]);
   if (moved.code !== 0) {
-    throw new GroundcrewError("AGENT_PUSH_FAILED", `${host}: cannot place the agent: ${moved.stderr.trim()}`, {
-      context: { host },
-    });
+    throw new GroundcrewError(
+      "AGENT_PUSH_FAILED",
+      `${host}: cannot place the agent: ${moved.stderr.trim()}`,
+      {
+        context: { host },
+      },
+    );
   }
   return { remotePath, uploaded: true, bytesSent: (await stat(agent.path)).size };
 }

@@ -110,7 +110,7 @@ export class SshSession implements Exec {
     try {
       return await new Promise<string>((resolve, reject) => {
         sftp.realpath(".", (error, path) => {
-          if (error === undefined || error === null) resolve(path);
+          if (error === undefined) resolve(path);
           else reject(this.commandError("realpath", error));
         });
       });

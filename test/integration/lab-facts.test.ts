@@ -63,7 +63,11 @@ describe("a 2-machine lab, the agent pushed over SSH and run through sudo", () =
     for (const machine of lab.machines) {
       const session = await connect(lab, machine);
       try {
-        const node = await session.run(["sh", "-c", "command -v node nodejs || ls /usr/bin/node* /usr/local/bin/node*"]);
+        const node = await session.run([
+          "sh",
+          "-c",
+          "command -v node nodejs || ls /usr/bin/node* /usr/local/bin/node*",
+        ]);
         expect(node.code, `Node.js must not be on ${machine.name}`).not.toBe(0);
 
         const gathered = await gatherFacts(session, agent);
@@ -73,7 +77,9 @@ describe("a 2-machine lab, the agent pushed over SSH and run through sudo", () =
         facts.set(machine.name, result);
 
         expect(result.hostname).toBe(machine.name);
-        const addresses = result.network.flatMap((iface) => iface.addresses.map((address) => address.address));
+        const addresses = result.network.flatMap((iface) =>
+          iface.addresses.map((address) => address.address),
+        );
         expect(addresses).toContain(machine.address);
         const osRelease = await session.run(["sh", "-c", ". /etc/os-release && echo $ID $VERSION_ID"]);
         expect(`${result.os.id} ${result.os.versionId}\n`).toBe(osRelease.stdout);
@@ -114,6 +120,6 @@ describe("a 2-machine lab, the agent pushed over SSH and run through sudo", () =
       (caught: unknown) => caught,
     );
     expect(isGroundcrewError(error, "SSH_HOSTKEY_MISMATCH")).toBe(true);
-    expect(String((error as Error).message)).toMatch(/SHA256:.+ is not the pinned one \(SHA256:/);
+    expect((error as Error).message).toMatch(/SHA256:.+ is not the pinned one \(SHA256:/);
   });
 });

@@ -5,7 +5,10 @@ import { VERSION } from "../../shared/version.js";
 import { parseMachineCount } from "../../server/cli/io.js";
 import { createProgram } from "../../server/cli/program.js";
 
-function capture(): { io: { out: (text: string) => void; progress: (message: string) => void }; text: () => string } {
+function capture(): {
+  io: { out: (text: string) => void; progress: (message: string) => void };
+  text: () => string;
+} {
   let output = "";
   return {
     io: {
@@ -20,7 +23,9 @@ function capture(): { io: { out: (text: string) => void; progress: (message: str
 
 describe("groundcrew CLI", () => {
   it("knows its own version, the same as package.json", async () => {
-    const manifest = z.object({ version: z.string() }).parse(JSON.parse(await readFile("package.json", "utf8")));
+    const manifest = z
+      .object({ version: z.string() })
+      .parse(JSON.parse(await readFile("package.json", "utf8")));
     expect(VERSION).toBe(manifest.version);
     const { io, text } = capture();
     const program = createProgram(io).exitOverride();

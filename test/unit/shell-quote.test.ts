@@ -7,7 +7,9 @@ const run = promisify(execFile);
 
 describe("shellQuote", () => {
   it("leaves plain words bare", () => {
-    expect(shellQuote(["sha256sum", "--", "/home/ops/.cache/a-b_c.1"])).toBe("sha256sum -- /home/ops/.cache/a-b_c.1");
+    expect(shellQuote(["sha256sum", "--", "/home/ops/.cache/a-b_c.1"])).toBe(
+      "sha256sum -- /home/ops/.cache/a-b_c.1",
+    );
   });
 
   it("passes hostile arguments to the shell as single words, unchanged", async () => {

@@ -15,8 +15,14 @@ describe("terminalSafe", () => {
 
 describe("renderTable", () => {
   it("aligns columns under a rule", () => {
-    expect(renderTable(["host", "ok"], [["node1", "yes"], ["n2", "no"]])).toBe(
-      ["host   ok", "-----  ---", "node1  yes", "n2     no"].join("\n"),
-    );
+    expect(
+      renderTable(
+        ["host", "ok"],
+        [
+          ["node1", "yes"],
+          ["n2", "no"],
+        ],
+      ),
+    ).toBe(["host   ok", "-----  ---", "node1  yes", "n2     no"].join("\n"));
   });
 });

@@ -29,7 +29,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       try {
         const results = await Promise.all(lab.machines.map((machine) => factsOf(lab, machine, agent)));
         io.out(`${factsTable(lab, results)}\n`);
-        if (options.keep === true) io.out(`lab ${lab.id} kept; remove it with: groundcrew lab down ${lab.id}\n`);
+        if (options.keep === true)
+          io.out(`lab ${lab.id} kept; remove it with: groundcrew lab down ${lab.id}\n`);
       } finally {
         if (options.keep !== true) await lab.stop();
       }
