@@ -68,15 +68,18 @@ async function main() {
   const seaConfig = path.join(work, "sea-config.json");
   await writeFile(
     seaConfig,
+    // Relative paths, resolved in the work directory: the blob records `main`,
+    // and an absolute path would make the executable depend on where it was built.
     JSON.stringify({
-      main: bundle,
-      output: blob,
+      main: path.basename(bundle),
+      output: path.basename(blob),
       disableExperimentalSEAWarning: true,
       useSnapshot: false,
       useCodeCache: false,
     }),
   );
-  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], {
+  execFileSync(process.execPath, ["--experimental-sea-config", path.basename(seaConfig)], {
+    cwd: work,
     stdio: ["ignore", "ignore", "inherit"],
   });
 

@@ -12,7 +12,10 @@ export function keyBlobFromLine(line: string): Buffer {
     throw new Error(`not an OpenSSH public key line: ${line.slice(0, 40)}`);
   }
   const blob = Buffer.from(base64, "base64");
-  const typeLength = blob.readUInt32BE(0);
+  const typeLength = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  if (typeLength < 1 || 4 + typeLength > blob.length) {
+    throw new Error(`not an OpenSSH public key line: ${line.slice(0, 40)}`);
+  }
   if (blob.subarray(4, 4 + typeLength).toString("latin1") !== type) {
     throw new Error(`public key line says ${type} but its key data is of another type`);
   }
