@@ -24,19 +24,20 @@ export interface FactsDeps {
  * agent never emits a document the server would refuse.
  */
 export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDeps): Promise<HostFacts> {
-  const [identity, os, kernel, machine, cpu, memory, disks, space, network, gpus, systemd] = await Promise.all([
-    readIdentity(fs),
-    readOs(fs),
-    readKernel(fs),
-    readMachine(exec),
-    readCpu(fs),
-    readMemory(fs),
-    readDisks(fs),
-    readSpace(fs),
-    readNetwork(exec),
-    readGpus(fs),
-    readSystemd(fs),
-  ]);
+  const [identity, os, kernel, machine, cpu, memory, disks, space, network, gpus, systemd] =
+    await Promise.all([
+      readIdentity(fs),
+      readOs(fs),
+      readKernel(fs),
+      readMachine(exec),
+      readCpu(fs),
+      readMemory(fs),
+      readDisks(fs),
+      readSpace(fs),
+      readNetwork(exec),
+      readGpus(fs),
+      readSystemd(fs),
+    ]);
   return hostFactsSchema.parse({
     schema: FACTS_SCHEMA_VERSION,
     agentVersion: VERSION,

@@ -1,28 +1,36 @@
 import type { DiskFacts } from "../../shared/facts.js";
 import type { Fs } from "../../shared/host-io.js";
+import { readDirIfExists } from "./read.js";
 
-/** Pseudo block devices that are not disks. */
-const NOT_DISKS = /^(loop|ram|zram)\d*/;
+const SYS_BLOCK = "/sys/block";
 
-/** Block devices under /sys/block; a missing attribute gets its default, never an error. */
+/** Kernel pseudo block devices that are not disks: loop devices, RAM disks, compressed swap. */
+const NOT_DISKS = /^(?:loop|ram|zram)\d+$/;
+
+/** /sys/block/<name>/size always counts 512-byte sectors, whatever the device's own sector size. */
+const SECTOR_BYTES = 512;
+
+/**
+ * Block devices under /sys/block except loop*, ram* and zram*, sorted by
+ * name. A missing attribute file gets its default (size 0, not rotational,
+ * not removable, model ""), never an error; no /sys/block gives [].
+ */
 export async function readDisks(fs: Fs): Promise<DiskFacts[]> {
-  const names = await fs.readDir("/sys/block").catch(() => []);
-  const disks = names.filter((name) => !NOT_DISKS.test(name));
+  const names = (await readDirIfExists(fs, SYS_BLOCK)).filter((name) => !NOT_DISKS.test(name));
   return Promise.all(
-    disks.map(async (name) => {
+    names.map(async (name) => {
       const attribute = async (file: string): Promise<string> =>
-        ((await fs.readTextIfExists(`/sys/block/${name}/${file}`)) ?? "").trim();
+        ((await fs.readTextIfExists(`${SYS_BLOCK}/${name}/${file}`)) ?? "").trim();
       const [sectors, rotational, removable, model] = await Promise.all([
         attribute("size"),
         attribute("queue/rotational"),
         attribute("removable"),
         attribute("device/model"),
       ]);
-      const size = Number(sectors);
+      const count = /^\d+$/.test(sectors) ? Number(sectors) : 0;
       return {
         name,
-        // /sys/block/*/size counts 512-byte sectors whatever the device's own sector size.
-        sizeBytes: Number.isSafeInteger(size) && size >= 0 ? size * 512 : 0,
+        sizeBytes: Number.isSafeInteger(count * SECTOR_BYTES) ? count * SECTOR_BYTES : 0,
         rotational: rotational === "1",
         removable: removable === "1",
         model,

@@ -1,9 +1,18 @@
 import type { Fs } from "../../shared/host-io.js";
+import { readRequiredText } from "./read.js";
 
-/** The kernel's hostname and /etc/machine-id ("" when the host has none). */
-export async function readIdentity(fs: Fs): Promise<{ hostname: string; machineId: string }> {
+export interface IdentityFacts {
+  readonly hostname: string;
+  readonly machineId: string;
+}
+
+/**
+ * The kernel's hostname (required: FACTS_UNREADABLE when unreadable) and
+ * /etc/machine-id ("" when the host has none, e.g. a fresh image).
+ */
+export async function readIdentity(fs: Fs): Promise<IdentityFacts> {
   const [hostname, machineId] = await Promise.all([
-    fs.readText("/proc/sys/kernel/hostname"),
+    readRequiredText(fs, "/proc/sys/kernel/hostname"),
     fs.readTextIfExists("/etc/machine-id"),
   ]);
   return { hostname: hostname.trim(), machineId: (machineId ?? "").trim() };

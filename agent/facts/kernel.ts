@@ -1,8 +1,13 @@
 import { GroundcrewError } from "../../shared/errors.js";
 import type { HostFacts } from "../../shared/facts.js";
 import type { Exec, Fs } from "../../shared/host-io.js";
+import { readRequiredText } from "./read.js";
 
-/** `uname -m` to the architecture names artifacts use (the k3s installer's mapping). */
+/**
+ * `uname -m` to the architecture names artifacts use (the k3s installer's
+ * mapping): x86_64 → amd64, aarch64 → arm64, armv7l → arm; anything else is
+ * returned unchanged.
+ */
 export function artifactArch(machine: string): string {
   switch (machine) {
     case "x86_64":
@@ -18,20 +23,25 @@ export function artifactArch(machine: string): string {
   }
 }
 
+/** Kernel release and build version from /proc (trimmed). FACTS_UNREADABLE when unreadable. */
 export async function readKernel(fs: Fs): Promise<HostFacts["kernel"]> {
   const [release, version] = await Promise.all([
-    fs.readText("/proc/sys/kernel/osrelease"),
-    fs.readText("/proc/sys/kernel/version"),
+    readRequiredText(fs, "/proc/sys/kernel/osrelease"),
+    readRequiredText(fs, "/proc/sys/kernel/version"),
   ]);
   return { release: release.trim(), version: version.trim() };
 }
 
-/** Throws GroundcrewError FACTS_UNREADABLE when `uname -m` fails. */
+/** The machine hardware name from `uname -m`. FACTS_UNREADABLE on a non-zero exit or empty output. */
 export async function readMachine(exec: Exec): Promise<string> {
   const result = await exec.run(["uname", "-m"]);
   const machine = result.stdout.trim();
   if (result.code !== 0 || machine === "") {
-    throw new GroundcrewError("FACTS_UNREADABLE", `uname -m failed (exit ${result.code}): ${result.stderr.trim()}`);
+    throw new GroundcrewError(
+      "FACTS_UNREADABLE",
+      `\`uname -m\` failed (exit ${result.code}): ${result.stderr.trim()}`,
+      { context: { command: "uname -m", exitCode: result.code } },
+    );
   }
   return machine;
 }

@@ -1,17 +1,23 @@
 import type { HostFacts } from "../../shared/facts.js";
 import type { Fs } from "../../shared/host-io.js";
+import { isNotFound } from "./read.js";
 
 /** Where space matters: the root file system and /var/lib (k3s, containerd, the registry, our store). */
 export const SPACE_PATHS = ["/", "/var/lib"] as const;
 
-/** Free space at each path; a path that does not exist is left out. */
+/**
+ * Size and free space of the file system holding each of SPACE_PATHS, in
+ * that order. A path whose statfs fails with ENOENT is left out; any other
+ * failure propagates.
+ */
 export async function readSpace(fs: Fs): Promise<HostFacts["space"]> {
   const entries = await Promise.all(
     SPACE_PATHS.map(async (path) => {
       try {
-        return { path, ...(await fs.statfs(path)) };
+        const { totalBytes, availableBytes } = await fs.statfs(path);
+        return { path, totalBytes, availableBytes };
       } catch (error) {
-        if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     }),

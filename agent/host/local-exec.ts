@@ -35,7 +35,8 @@ export const localExec: Exec = {
       });
       child.once("close", (code, signal) => {
         if (timer !== undefined) clearTimeout(timer);
-        const signalCode = signal === null ? 0 : 128 + (constants.signals[signal] as number | undefined ?? 0);
+        const signalCode =
+          signal === null ? 0 : 128 + ((constants.signals[signal] as number | undefined) ?? 0);
         resolve({
           code: timedOut ? 124 : (code ?? signalCode),
           stdout: Buffer.concat(stdout).toString("utf8"),

@@ -167,18 +167,12 @@ export async function destroyLab(
   const containers = await docker.listContainers({ all: true, filters });
   await Promise.all(
     containers.map((info) =>
-      docker
-        .getContainer(info.Id)
-        .remove({ force: true, v: true })
-        .catch(ignoreNotFound),
+      docker.getContainer(info.Id).remove({ force: true, v: true }).catch(ignoreNotFound),
     ),
   );
   const networks = await docker.listNetworks({ filters });
   for (const info of networks) {
-    await docker
-      .getNetwork(info.Id)
-      .remove()
-      .catch(ignoreNotFound);
+    await docker.getNetwork(info.Id).remove().catch(ignoreNotFound);
   }
   await rm(path.join(stateDir, "lab", id), { recursive: true, force: true });
 }

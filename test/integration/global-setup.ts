@@ -17,7 +17,9 @@ export default async function setup(): Promise<void> {
   });
   const client = await dockerClient();
   await reapStaleLabs(client);
-  await ensureMachineImage(client, { onProgress: (message) => {
+  await ensureMachineImage(client, {
+    onProgress: (message) => {
       console.log(`[lab] ${message}`);
-    }, });
+    },
+  });
 }
