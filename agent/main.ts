@@ -1,4 +1,5 @@
-// Entry of the agent executable (bundled to CommonJS for a Node SEA: no top-level await here).
+// Entry of the agent executable. esbuild bundles it to CommonJS for a Node
+// single executable application: no top-level await and no import.meta here.
 import { main } from "./cli.js";
 
 void main(process.argv).then((code) => {

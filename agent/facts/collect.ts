@@ -15,13 +15,16 @@ import { readSystemd } from "./systemd.js";
 export interface FactsDeps {
   readonly exec: Exec;
   readonly fs: Fs;
+  /** Clock for `collectedAt`; defaults to the system clock. */
   readonly now?: () => Date;
 }
 
 /**
- * Reads every fact about the host. Reads only: never writes anything.
- * The result is checked against the schema the server validates with, so the
- * agent never emits a document the server would refuse.
+ * Reads every fact about the host, the independent reads concurrently. Reads
+ * only: never writes anything. The document is parsed with the schema the
+ * server validates with before it is returned, so the agent never emits one
+ * the server would refuse (a ZodError instead). Collector failures propagate
+ * (GroundcrewError FACTS_UNREADABLE for facts that cannot be read).
  */
 export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDeps): Promise<HostFacts> {
   const [identity, os, kernel, machine, cpu, memory, disks, space, network, gpus, systemd] =
@@ -42,7 +45,8 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
     schema: FACTS_SCHEMA_VERSION,
     agentVersion: VERSION,
     collectedAt: now().toISOString(),
-    ...identity,
+    hostname: identity.hostname,
+    machineId: identity.machineId,
     os,
     kernel,
     machine,
@@ -54,5 +58,5 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
     network,
     gpus,
     systemd,
-  });
+  } satisfies HostFacts);
 }

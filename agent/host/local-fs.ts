@@ -1,18 +1,20 @@
 import { lstat, readdir, readFile, readlink, statfs } from "node:fs/promises";
 import type { Fs, FsSpace, FsStats } from "../../shared/host-io.js";
+import { isNotFound } from "../facts/read.js";
 
-function isMissing(error: unknown): boolean {
-  return error instanceof Error && "code" in error && error.code === "ENOENT";
-}
-
-/** Fs for the machine this process runs on. */
+/**
+ * Fs for the machine this process runs on (contract in shared/host-io.ts).
+ * Text is read as UTF-8; readDir sorts names by UTF-16 code unit; stat uses
+ * lstat and resolves undefined only on ENOENT; statfs reports bytes
+ * (blocks × bsize total, bavail × bsize available to unprivileged users).
+ */
 export const localFs: Fs = {
   readText: (path) => readFile(path, "utf8"),
   async readTextIfExists(path) {
     try {
       return await readFile(path, "utf8");
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   },
@@ -29,7 +31,7 @@ export const localFs: Fs = {
         mode: stats.mode,
       };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   },

@@ -1,4 +1,4 @@
-import { Client, type ClientChannel, type SFTPWrapper } from "ssh2";
+import ssh2, { type ClientChannel, type SFTPWrapper } from "ssh2";
 import { GroundcrewError } from "../../shared/errors.js";
 import type { Exec, ExecOptions, ExecResult } from "../../shared/host-io.js";
 import { acceptsHostKey, fingerprint, type PinnedHostKeys } from "./host-key.js";
@@ -24,7 +24,7 @@ export interface SshTarget {
 export class SshSession implements Exec {
   private constructor(
     readonly target: SshTarget,
-    private readonly client: Client,
+    private readonly client: ssh2.Client,
   ) {}
 
   /**
@@ -33,7 +33,7 @@ export class SshSession implements Exec {
    * SSH_CONNECT_FAILED (retryable) when the server cannot be reached or refuses us.
    */
   static connect(target: SshTarget): Promise<SshSession> {
-    const client = new Client();
+    const client = new ssh2.Client();
     let presented: Buffer | undefined;
     return new Promise((resolve, reject) => {
       client

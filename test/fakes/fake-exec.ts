@@ -1,22 +1,41 @@
-import type { Exec, ExecResult } from "../../shared/host-io.js";
+import type { Exec, ExecOptions, ExecResult } from "../../shared/host-io.js";
 
 /**
- * An Exec answering from a table keyed by the argv joined with single spaces.
- * Unknown commands exit 127 like a shell's "command not found". Every call is
- * recorded in `calls`, in order.
+ * The answer to one command line: a (partial) result, defaulting to code 0
+ * and empty output; an Error, which makes `run` reject as if the program
+ * could not be started; or a function computing either from the call.
  */
-export function fakeExec(
-  answers: Readonly<Record<string, Partial<ExecResult>>>,
-): Exec & { calls: string[][] } {
-  const calls: string[][] = [];
+export type FakeAnswer =
+  | Partial<ExecResult>
+  | Error
+  | ((argv: readonly string[], options: ExecOptions | undefined) => Partial<ExecResult> | Error);
+
+export interface FakeExecCall {
+  readonly argv: readonly string[];
+  readonly options: ExecOptions | undefined;
+}
+
+export interface FakeExec extends Exec {
+  /** Every call, in order, including unanswered ones. */
+  readonly calls: FakeExecCall[];
+}
+
+/** Result for a command line with no answer: what a shell says for an unknown program. */
+export const NOT_FOUND: ExecResult = { code: 127, stdout: "", stderr: "not found" };
+
+/** A fake Exec answering from a map keyed by argv joined with single spaces. */
+export function fakeExec(answers: Readonly<Record<string, FakeAnswer>> = {}): FakeExec {
+  const table = new Map(Object.entries(answers));
+  const calls: FakeExecCall[] = [];
   return {
     calls,
-    run(argv) {
-      calls.push([...argv]);
-      const answer = answers[argv.join(" ")];
-      if (answer === undefined)
-        return Promise.resolve({ code: 127, stdout: "", stderr: `${argv[0]}: not found` });
-      return Promise.resolve({ code: 0, stdout: "", stderr: "", ...answer });
+    async run(argv, options) {
+      calls.push({ argv: [...argv], options });
+      const answer = table.get(argv.join(" "));
+      if (answer === undefined) return { ...NOT_FOUND };
+      const outcome = typeof answer === "function" ? answer(argv, options) : answer;
+      if (outcome instanceof Error) throw outcome;
+      return { code: outcome.code ?? 0, stdout: outcome.stdout ?? "", stderr: outcome.stderr ?? "" };
     },
   };
 }

@@ -1,80 +1,144 @@
-import path from "node:path";
+import { posix } from "node:path";
 import type { Fs, FsSpace, FsStats } from "../../shared/host-io.js";
 
-/** A symbolic link in a fake tree; its target is returned verbatim by readLink. */
+/** A symbolic link in a fake tree; `target` is stored verbatim (relative targets resolve from the link's directory). */
 export interface FakeSymlink {
-  readonly symlink: string;
+  readonly kind: "symlink";
+  readonly target: string;
+}
+
+/** An explicitly present directory (directories are otherwise implied by the paths below them). */
+export interface FakeDirectory {
+  readonly kind: "directory";
+}
+
+/** A file's text, a symbolic link, or an (empty) directory. */
+export type FakeEntry = string | FakeSymlink | FakeDirectory;
+
+export type FakeTree = Readonly<Record<string, FakeEntry>>;
+
+export interface FakeFsOptions {
+  /** Space per mount point; statfs of any other path uses the longest mount point that contains it. */
+  readonly statfs?: Readonly<Record<string, FsSpace>>;
 }
 
 export function symlink(target: string): FakeSymlink {
-  return { symlink: target };
+  return { kind: "symlink", target };
 }
 
-export type FakeTree = Readonly<Record<string, string | FakeSymlink>>;
-
-function missing(what: string, file: string): Error {
-  return Object.assign(new Error(`ENOENT: no such file or directory, ${what} '${file}'`), { code: "ENOENT" });
+export function directory(): FakeDirectory {
+  return { kind: "directory" };
 }
+
+/** An Error shaped like Node's file-system errors (`code`, `path`). */
+export function fsError(code: string, path: string, syscall: string): Error {
+  return Object.assign(new Error(`${code}: ${syscall} '${path}'`), { code, path, syscall });
+}
+
+const MAX_LINK_HOPS = 40;
 
 /**
- * An in-memory Fs from absolute paths to file contents or symlinks.
- * Directories are implied by the paths under them. `space` maps mount points
- * to statfs answers; statfs of a path uses its longest mount-point prefix.
+ * An in-memory Fs over a plain object of absolute paths. Contract as the
+ * real one (shared/host-io.ts): missing paths reject with code ENOENT
+ * (readText, readDir, readLink, statfs); readTextIfExists and stat resolve
+ * undefined for them. readText follows symbolic links; stat does not. A
+ * directory exists when it is declared with directory() or any path lies
+ * below it; "/" always exists.
  */
-export function fakeFs(tree: FakeTree, space: Readonly<Record<string, FsSpace>> = {}): Fs {
-  const entries = new Map(Object.entries(tree));
-  const directories = new Set<string>();
-  for (const file of entries.keys()) {
-    for (let dir = path.posix.dirname(file); ; dir = path.posix.dirname(dir)) {
-      directories.add(dir);
-      if (dir === "/") break;
-    }
-  }
-  const fileAt = (file: string): string | undefined => {
-    const entry = entries.get(file);
-    return typeof entry === "string" ? entry : undefined;
+export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): Fs {
+  const entries = new Map<string, FakeEntry>();
+  for (const [path, entry] of Object.entries(tree)) entries.set(normalize(path), entry);
+  const mounts = new Map<string, FsSpace>();
+  for (const [path, space] of Object.entries(options.statfs ?? {})) mounts.set(normalize(path), space);
+
+  const isDirectory = (path: string): boolean => {
+    if (path === "/") return true;
+    const entry = entries.get(path);
+    if (entry !== undefined) return typeof entry !== "string" && entry.kind === "directory";
+    const prefix = `${path}/`;
+    for (const key of entries.keys()) if (key.startsWith(prefix)) return true;
+    return false;
   };
+
+  /** The file text at `path`, following symbolic links; ENOENT/EISDIR like the kernel. */
+  const resolveText = (path: string, hops = 0): string => {
+    const entry = entries.get(path);
+    if (typeof entry === "string") return entry;
+    if (entry?.kind === "symlink") {
+      if (hops >= MAX_LINK_HOPS) throw fsError("ELOOP", path, "open");
+      return resolveText(normalize(posix.resolve(posix.dirname(path), entry.target)), hops + 1);
+    }
+    if (isDirectory(path)) throw fsError("EISDIR", path, "read");
+    throw fsError("ENOENT", path, "open");
+  };
+
   return {
-    readText: (file) => {
-      const content = fileAt(file);
-      return content === undefined ? Promise.reject(missing("open", file)) : Promise.resolve(content);
+    readText: async (path) => resolveText(normalize(path)),
+
+    async readTextIfExists(path) {
+      try {
+        return resolveText(normalize(path));
+      } catch (error) {
+        if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined;
+        throw error;
+      }
     },
-    readTextIfExists: (file) => Promise.resolve(fileAt(file)),
-    readDir: (dir) => {
-      if (!directories.has(dir)) return Promise.reject(missing("scandir", dir));
+
+    async readDir(path) {
+      const dir = normalize(path);
+      const entry = entries.get(dir);
+      if (typeof entry === "string" || entry?.kind === "symlink") throw fsError("ENOTDIR", dir, "scandir");
+      if (!isDirectory(dir)) throw fsError("ENOENT", dir, "scandir");
       const prefix = dir === "/" ? "/" : `${dir}/`;
       const names = new Set<string>();
-      for (const file of [...entries.keys(), ...directories]) {
-        if (file.startsWith(prefix) && file !== dir) names.add(file.slice(prefix.length).split("/")[0] ?? "");
+      for (const key of entries.keys()) {
+        if (!key.startsWith(prefix) || key === dir) continue;
+        const name = key.slice(prefix.length).split("/")[0];
+        if (name !== undefined && name !== "") names.add(name);
       }
-      return Promise.resolve([...names].filter((name) => name !== "").sort());
+      return [...names].sort();
     },
-    readLink: (file) => {
-      const entry = entries.get(file);
-      return typeof entry === "object"
-        ? Promise.resolve(entry.symlink)
-        : Promise.reject(missing("readlink", file));
+
+    async readLink(path) {
+      const link = normalize(path);
+      const entry = entries.get(link);
+      if (entry === undefined && !isDirectory(link)) throw fsError("ENOENT", link, "readlink");
+      if (typeof entry === "string" || entry?.kind !== "symlink") throw fsError("EINVAL", link, "readlink");
+      return entry.target;
     },
-    stat: (file): Promise<FsStats | undefined> => {
-      const entry = entries.get(file);
-      if (entry === undefined && !directories.has(file)) return Promise.resolve(undefined);
-      return Promise.resolve({
-        isFile: typeof entry === "string",
-        isDirectory: entry === undefined,
-        isSymbolicLink: typeof entry === "object",
-        size: typeof entry === "string" ? Buffer.byteLength(entry) : 0,
-        mode: entry === undefined ? 0o40755 : 0o100644,
-      });
-    },
-    statfs: (file) => {
-      const mount = Object.keys(space)
-        .filter((point) => file === point || file.startsWith(point === "/" ? "/" : `${point}/`))
-        .sort((a, b) => b.length - a.length)[0];
-      const answer = mount === undefined ? undefined : space[mount];
-      if (answer === undefined || (!entries.has(file) && !directories.has(file))) {
-        return Promise.reject(missing("statfs", file));
+
+    async stat(path): Promise<FsStats | undefined> {
+      const target = normalize(path);
+      const entry = entries.get(target);
+      if (typeof entry === "string") {
+        const size = Buffer.byteLength(entry, "utf8");
+        return { isFile: true, isDirectory: false, isSymbolicLink: false, size, mode: 0o100644 };
       }
-      return Promise.resolve(answer);
+      if (entry?.kind === "symlink") {
+        const size = Buffer.byteLength(entry.target, "utf8");
+        return { isFile: false, isDirectory: false, isSymbolicLink: true, size, mode: 0o120777 };
+      }
+      if (isDirectory(target)) {
+        return { isFile: false, isDirectory: true, isSymbolicLink: false, size: 4096, mode: 0o40755 };
+      }
+      return undefined;
+    },
+
+    async statfs(path) {
+      const target = normalize(path);
+      let best: { mount: string; space: FsSpace } | undefined;
+      for (const [mount, space] of mounts) {
+        const contains = mount === "/" || target === mount || target.startsWith(`${mount}/`);
+        if (contains && (best === undefined || mount.length > best.mount.length)) best = { mount, space };
+      }
+      if (best === undefined) throw fsError("ENOENT", target, "statfs");
+      return { ...best.space };
     },
   };
+}
+
+/** Absolute, without "." / ".." segments or a trailing slash ("/" stays "/"). */
+function normalize(path: string): string {
+  if (!path.startsWith("/")) throw new Error(`fake fs paths are absolute, got ${JSON.stringify(path)}`);
+  return posix.resolve(path);
 }
