@@ -7,8 +7,7 @@ export const TIMEOUT_EXIT_CODE = 124;
 
 /** Shell convention for a child killed by a signal: 128 + the signal's number. */
 function signalExitCode(signal: NodeJS.Signals): number {
-  const number: number | undefined = constants.signals[signal];
-  return 128 + (number ?? 0);
+  return 128 + constants.signals[signal];
 }
 
 /**

@@ -18,6 +18,8 @@ export interface FakeExecCall {
 export interface FakeExec extends Exec {
   /** Every call, in order, including unanswered ones. */
   readonly calls: FakeExecCall[];
+  /** The command lines run so far, argv joined with spaces, in order. */
+  commandLines(): string[];
 }
 
 /** Result for a command line with no answer: what a shell says for an unknown program. */
@@ -29,13 +31,18 @@ export function fakeExec(answers: Readonly<Record<string, FakeAnswer>> = {}): Fa
   const calls: FakeExecCall[] = [];
   return {
     calls,
-    async run(argv, options) {
+    commandLines: () => calls.map((call) => call.argv.join(" ")),
+    run(argv, options) {
       calls.push({ argv: [...argv], options });
       const answer = table.get(argv.join(" "));
-      if (answer === undefined) return { ...NOT_FOUND };
+      if (answer === undefined) return Promise.resolve({ ...NOT_FOUND });
       const outcome = typeof answer === "function" ? answer(argv, options) : answer;
-      if (outcome instanceof Error) throw outcome;
-      return { code: outcome.code ?? 0, stdout: outcome.stdout ?? "", stderr: outcome.stderr ?? "" };
+      if (outcome instanceof Error) return Promise.reject(outcome);
+      return Promise.resolve({
+        code: outcome.code ?? 0,
+        stdout: outcome.stdout ?? "",
+        stderr: outcome.stderr ?? "",
+      });
     },
   };
 }

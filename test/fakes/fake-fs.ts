@@ -18,7 +18,10 @@ export type FakeEntry = string | FakeSymlink | FakeDirectory;
 export type FakeTree = Readonly<Record<string, FakeEntry>>;
 
 export interface FakeFsOptions {
-  /** Space per mount point; statfs of any other path uses the longest mount point that contains it. */
+  /**
+   * Space per mount point. statfs of a path that exists (in the tree, or as
+   * a mount point here) answers for the longest mount point containing it.
+   */
   readonly statfs?: Readonly<Record<string, FsSpace>>;
 }
 
@@ -28,6 +31,13 @@ export function symlink(target: string): FakeSymlink {
 
 export function directory(): FakeDirectory {
   return { kind: "directory" };
+}
+
+/** A promise of `compute()`'s value, rejected with what it throws (like an async fs call). */
+function settle<T>(compute: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    resolve(compute());
+  });
 }
 
 /** An Error shaped like Node's file-system errors (`code`, `path`). */
@@ -43,7 +53,8 @@ const MAX_LINK_HOPS = 40;
  * (readText, readDir, readLink, statfs); readTextIfExists and stat resolve
  * undefined for them. readText follows symbolic links; stat does not. A
  * directory exists when it is declared with directory() or any path lies
- * below it; "/" always exists.
+ * below it; "/" always exists. statfs rejects with ENOENT for a path that does
+ * not exist or that no configured mount point contains.
  */
 export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): Fs {
   const entries = new Map<string, FakeEntry>();
@@ -73,67 +84,74 @@ export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): Fs {
   };
 
   return {
-    readText: async (path) => resolveText(normalize(path)),
+    readText: (path) => settle(() => resolveText(normalize(path))),
 
-    async readTextIfExists(path) {
-      try {
-        return resolveText(normalize(path));
-      } catch (error) {
-        if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined;
-        throw error;
-      }
-    },
+    readTextIfExists: (path) =>
+      settle(() => {
+        try {
+          return resolveText(normalize(path));
+        } catch (error) {
+          if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined;
+          throw error;
+        }
+      }),
 
-    async readDir(path) {
-      const dir = normalize(path);
-      const entry = entries.get(dir);
-      if (typeof entry === "string" || entry?.kind === "symlink") throw fsError("ENOTDIR", dir, "scandir");
-      if (!isDirectory(dir)) throw fsError("ENOENT", dir, "scandir");
-      const prefix = dir === "/" ? "/" : `${dir}/`;
-      const names = new Set<string>();
-      for (const key of entries.keys()) {
-        if (!key.startsWith(prefix) || key === dir) continue;
-        const name = key.slice(prefix.length).split("/")[0];
-        if (name !== undefined && name !== "") names.add(name);
-      }
-      return [...names].sort();
-    },
+    readDir: (path) =>
+      settle(() => {
+        const dir = normalize(path);
+        const entry = entries.get(dir);
+        if (typeof entry === "string" || entry?.kind === "symlink") throw fsError("ENOTDIR", dir, "scandir");
+        if (!isDirectory(dir)) throw fsError("ENOENT", dir, "scandir");
+        const prefix = dir === "/" ? "/" : `${dir}/`;
+        const names = new Set<string>();
+        for (const key of entries.keys()) {
+          if (!key.startsWith(prefix) || key === dir) continue;
+          const name = key.slice(prefix.length).split("/")[0];
+          if (name !== undefined && name !== "") names.add(name);
+        }
+        return [...names].sort();
+      }),
 
-    async readLink(path) {
-      const link = normalize(path);
-      const entry = entries.get(link);
-      if (entry === undefined && !isDirectory(link)) throw fsError("ENOENT", link, "readlink");
-      if (typeof entry === "string" || entry?.kind !== "symlink") throw fsError("EINVAL", link, "readlink");
-      return entry.target;
-    },
+    readLink: (path) =>
+      settle(() => {
+        const link = normalize(path);
+        const entry = entries.get(link);
+        if (entry === undefined && !isDirectory(link)) throw fsError("ENOENT", link, "readlink");
+        if (typeof entry === "string" || entry?.kind !== "symlink") throw fsError("EINVAL", link, "readlink");
+        return entry.target;
+      }),
 
-    async stat(path): Promise<FsStats | undefined> {
-      const target = normalize(path);
-      const entry = entries.get(target);
-      if (typeof entry === "string") {
-        const size = Buffer.byteLength(entry, "utf8");
-        return { isFile: true, isDirectory: false, isSymbolicLink: false, size, mode: 0o100644 };
-      }
-      if (entry?.kind === "symlink") {
-        const size = Buffer.byteLength(entry.target, "utf8");
-        return { isFile: false, isDirectory: false, isSymbolicLink: true, size, mode: 0o120777 };
-      }
-      if (isDirectory(target)) {
-        return { isFile: false, isDirectory: true, isSymbolicLink: false, size: 4096, mode: 0o40755 };
-      }
-      return undefined;
-    },
+    stat: (path) =>
+      settle((): FsStats | undefined => {
+        const target = normalize(path);
+        const entry = entries.get(target);
+        if (typeof entry === "string") {
+          const size = Buffer.byteLength(entry, "utf8");
+          return { isFile: true, isDirectory: false, isSymbolicLink: false, size, mode: 0o100644 };
+        }
+        if (entry?.kind === "symlink") {
+          const size = Buffer.byteLength(entry.target, "utf8");
+          return { isFile: false, isDirectory: false, isSymbolicLink: true, size, mode: 0o120777 };
+        }
+        if (isDirectory(target)) {
+          return { isFile: false, isDirectory: true, isSymbolicLink: false, size: 4096, mode: 0o40755 };
+        }
+        return undefined;
+      }),
 
-    async statfs(path) {
-      const target = normalize(path);
-      let best: { mount: string; space: FsSpace } | undefined;
-      for (const [mount, space] of mounts) {
-        const contains = mount === "/" || target === mount || target.startsWith(`${mount}/`);
-        if (contains && (best === undefined || mount.length > best.mount.length)) best = { mount, space };
-      }
-      if (best === undefined) throw fsError("ENOENT", target, "statfs");
-      return { ...best.space };
-    },
+    statfs: (path) =>
+      settle((): FsSpace => {
+        const target = normalize(path);
+        const exists = entries.has(target) || isDirectory(target) || mounts.has(target);
+        if (!exists) throw fsError("ENOENT", target, "statfs");
+        let best: { mount: string; space: FsSpace } | undefined;
+        for (const [mount, space] of mounts) {
+          const contains = mount === "/" || target === mount || target.startsWith(`${mount}/`);
+          if (contains && (best === undefined || mount.length > best.mount.length)) best = { mount, space };
+        }
+        if (best === undefined) throw fsError("ENOENT", target, "statfs");
+        return { ...best.space };
+      }),
   };
 }
 

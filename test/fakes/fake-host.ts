@@ -72,8 +72,10 @@ export function fakeGpuServer(extra: FakeTree = {}) {
       ...extra,
     },
     {
-      "/": { totalBytes: 500 * 2 ** 30, availableBytes: 400 * 2 ** 30 },
-      "/var/lib": { totalBytes: 3500 * 2 ** 30, availableBytes: 3000 * 2 ** 30 },
+      statfs: {
+        "/": { totalBytes: 500 * 2 ** 30, availableBytes: 400 * 2 ** 30 },
+        "/var/lib": { totalBytes: 3500 * 2 ** 30, availableBytes: 3000 * 2 ** 30 },
+      },
     },
   );
   const exec = fakeExec({

@@ -102,7 +102,7 @@ describe("disks and space", () => {
 
   it("reports free space for / and /var/lib, leaving out a path that does not exist", async () => {
     const root = { totalBytes: 100, availableBytes: 40 };
-    expect(await readSpace(fakeFs({ "/etc/hostname": "x" }, { "/": root }))).toEqual([
+    expect(await readSpace(fakeFs({ "/etc/hostname": "x" }, { statfs: { "/": root } }))).toEqual([
       { path: "/", ...root },
     ]);
   });

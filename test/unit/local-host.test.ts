@@ -40,7 +40,7 @@ describe("withSudo", () => {
   it("runs every command through non-interactive sudo", async () => {
     const exec = fakeExec({ "sudo -n -- id -u": { stdout: "0\n" } });
     expect((await withSudo(exec).run(["id", "-u"])).stdout).toBe("0\n");
-    expect(exec.calls).toEqual([["sudo", "-n", "--", "id", "-u"]]);
+    expect(exec.commandLines()).toEqual(["sudo -n -- id -u"]);
   });
 });
 
