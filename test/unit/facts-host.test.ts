@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { countCpuList, parseCpuinfo, readCpu } from "../../agent/facts/cpu.js";
 import { readDisks } from "../../agent/facts/disks.js";
 import { readIdentity } from "../../agent/facts/identity.js";
-import { readKernel, readMachine } from "../../agent/facts/kernel.js";
-import { readMemory } from "../../agent/facts/memory.js";
+import { artifactArch, readKernel, readMachine } from "../../agent/facts/kernel.js";
+import { parseMeminfo, readMemory } from "../../agent/facts/memory.js";
 import { readSpace } from "../../agent/facts/space.js";
 import { readSystemd } from "../../agent/facts/systemd.js";
 import { isGroundcrewError } from "../../shared/errors.js";
@@ -119,6 +119,25 @@ describe("kernel, identity, memory", () => {
       totalBytes: 8000000 * 1024,
       availableBytes: 6000000 * 1024,
     });
+  });
+});
+
+describe("meminfo and architecture", () => {
+  it("falls back to MemFree without MemAvailable, and refuses a meminfo without MemTotal", () => {
+    expect(parseMeminfo("MemTotal: 10 kB\nMemFree: 5 kB\n")).toEqual({
+      totalBytes: 10240,
+      availableBytes: 5120,
+    });
+    expect(() => parseMeminfo("MemFree: 1 kB\n")).toThrow(/MemTotal/);
+  });
+
+  it("maps machine names to artifact architectures", () => {
+    expect(["x86_64", "aarch64", "armv7l", "riscv64"].map(artifactArch)).toEqual([
+      "amd64",
+      "arm64",
+      "arm",
+      "riscv64",
+    ]);
   });
 });
 

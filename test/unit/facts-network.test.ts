@@ -107,6 +107,11 @@ describe("interfaces from `ip -j address show`", () => {
     ).toMatch(/at 0\.addr_info\.0\.prefixlen/);
   });
 
+  it("names the command and its stderr when ip fails", async () => {
+    const exec = fakeExec({ "ip -j address show": { code: 255, stderr: "Cannot open netlink socket\n" } });
+    await expect(readNetwork(exec)).rejects.toThrow(/exited with 255: Cannot open netlink socket/);
+  });
+
   it("lets a missing ip binary (spawn failure) through unchanged", async () => {
     const enoent = Object.assign(new Error("spawn ip ENOENT"), { code: "ENOENT" });
     await expect(readNetwork(fakeExec({ "ip -j address show": enoent }))).rejects.toBe(enoent);

@@ -2,39 +2,9 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localExec } from "../../agent/host/local-exec.js";
 import { localFs } from "../../agent/host/local-fs.js";
 import { withSudo } from "../../shared/with-sudo.js";
 import { fakeExec } from "../fakes/fake-exec.js";
-
-describe("localExec", () => {
-  it("runs argv without a shell and collects output", async () => {
-    expect(await localExec.run(["/bin/echo", "$HOME", "a b"])).toEqual({
-      code: 0,
-      stdout: "$HOME a b\n",
-      stderr: "",
-    });
-  });
-
-  it("feeds stdin, reports exit codes and stderr", async () => {
-    expect((await localExec.run(["/bin/cat"], { input: "hello" })).stdout).toBe("hello");
-    expect(await localExec.run(["/bin/sh", "-c", "echo oops >&2; exit 3"])).toEqual({
-      code: 3,
-      stdout: "",
-      stderr: "oops\n",
-    });
-  });
-
-  it("kills a child past its timeout and reports 124; a signal death is 128 + signal", async () => {
-    expect((await localExec.run(["/bin/sleep", "10"], { timeoutMs: 100 })).code).toBe(124);
-    expect((await localExec.run(["/bin/sh", "-c", "kill -TERM $$"])).code).toBe(128 + 15);
-  });
-
-  it("passes extra environment, and rejects a program that does not exist", async () => {
-    expect((await localExec.run(["/bin/sh", "-c", "echo $GC_X"], { env: { GC_X: "y" } })).stdout).toBe("y\n");
-    await expect(localExec.run(["/nonexistent/program"])).rejects.toMatchObject({ code: "ENOENT" });
-  });
-});
 
 describe("withSudo", () => {
   it("runs every command through non-interactive sudo", async () => {
