@@ -9,6 +9,8 @@ export const ERROR_CODES = {
   LAB_MACHINE_NOT_READY: "a lab machine did not come up in time",
   SSH_CONNECT_FAILED: "an SSH connection could not be established",
   SSH_HOSTKEY_MISMATCH: "the SSH host key is not the expected one",
+  SSH_HOSTKEY_UNKNOWN: "the SSH host key of a host seen for the first time was not accepted",
+  SSH_KNOWN_HOSTS_INVALID: "the pinned SSH host keys file is unreadable",
   SSH_COMMAND_FAILED: "a command run over SSH failed",
   AGENT_PUSH_FAILED: "the agent could not be pushed to a host",
   FACTS_UNREADABLE: "a host fact could not be read",

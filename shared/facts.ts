@@ -101,6 +101,11 @@ export const hostFactsSchema = z
     /** NVIDIA display-class PCI functions (vendor 0x10de, class 0x03xxxx) only. */
     gpus: z.array(gpuSchema),
     systemd: systemdSchema,
+    /** Ports something already listens on (TCP LISTEN, bound UDP), for the "ports free" preflight. */
+    listening: z.object({
+      tcp: z.array(z.number().int().min(1).max(65535)),
+      udp: z.array(z.number().int().min(1).max(65535)),
+    }),
   })
   .strict();
 

@@ -5,6 +5,7 @@ import { readCpu } from "./cpu.js";
 import { readDisks } from "./disks.js";
 import { readGpus } from "./gpus.js";
 import { readIdentity } from "./identity.js";
+import { readListening } from "./listening.js";
 import { artifactArch, readKernel, readMachine } from "./kernel.js";
 import { readMemory } from "./memory.js";
 import { readNetwork } from "./network.js";
@@ -27,7 +28,7 @@ export interface FactsDeps {
  * (GroundcrewError FACTS_UNREADABLE for facts that cannot be read).
  */
 export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDeps): Promise<HostFacts> {
-  const [identity, os, kernel, machine, cpu, memory, disks, space, network, gpus, systemd] =
+  const [identity, os, kernel, machine, cpu, memory, disks, space, network, gpus, systemd, listening] =
     await Promise.all([
       readIdentity(fs),
       readOs(fs),
@@ -40,6 +41,7 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
       readNetwork(exec),
       readGpus(fs),
       readSystemd(fs),
+      readListening(fs),
     ]);
   return hostFactsSchema.parse({
     schema: FACTS_SCHEMA_VERSION,
@@ -58,5 +60,6 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
     network,
     gpus,
     systemd,
+    listening,
   } satisfies HostFacts);
 }

@@ -24,14 +24,18 @@ export function keyBlobFromLine(line: string): Buffer {
 
 /**
  * How a connection decides whether the server's host key is the right one.
- * "pinned": only these keys (blobs) are accepted; anything else is refused
- * before authentication, so no credential or command reaches that server.
+ * `accepts` runs before authentication, so a refused server never sees a
+ * credential or a command.
  */
-export interface PinnedHostKeys {
-  readonly kind: "pinned";
-  readonly keys: readonly Buffer[];
+export interface HostKeyCheck {
+  accepts(presented: Buffer): boolean;
+  /** The keys that would have been accepted; empty on first contact. */
+  readonly expected: readonly Buffer[];
+  /** Runs once the connection is authenticated: a known-hosts store records a newly accepted key. */
+  confirmed?(presented: Buffer): Promise<void>;
 }
 
-export function acceptsHostKey(policy: PinnedHostKeys, presented: Buffer): boolean {
-  return policy.keys.some((key) => key.equals(presented));
+/** Accepts exactly these key blobs (e.g. what a lab machine generated at boot). */
+export function pinnedKeys(keys: readonly Buffer[]): HostKeyCheck {
+  return { accepts: (presented) => keys.some((key) => key.equals(presented)), expected: keys };
 }

@@ -1,7 +1,8 @@
-import ssh2, { type ClientChannel, type SFTPWrapper } from "ssh2";
+import { connect as tcpConnect, type Socket } from "node:net";
+import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { GroundcrewError } from "../../shared/errors.js";
 import type { Exec, ExecOptions, ExecResult } from "../../shared/host-io.js";
-import { acceptsHostKey, fingerprint, type PinnedHostKeys } from "./host-key.js";
+import { fingerprint, type HostKeyCheck } from "./host-key.js";
 import { shellQuote } from "./shell-quote.js";
 
 export interface SshTarget {
@@ -10,9 +11,9 @@ export interface SshTarget {
   readonly host: string;
   readonly port?: number;
   readonly username: string;
-  /** OpenSSH or PEM private key. Secret: never logged, never part of an error. */
-  readonly privateKey: string;
-  readonly hostKeys: PinnedHostKeys;
+  /** OpenSSH or PEM private key. Secret: never logged, never part of an error. Without it, ssh-agent ($SSH_AUTH_SOCK) is used. */
+  readonly privateKey?: string;
+  readonly hostKeys: HostKeyCheck;
   readonly readyTimeoutMs?: number;
 }
 
@@ -25,6 +26,8 @@ export class SshSession implements Exec {
   private constructor(
     readonly target: SshTarget,
     private readonly client: ssh2.Client,
+    /** This machine's address on the connection: where the host can reach the provisioner. */
+    readonly localAddress: string,
   ) {}
 
   /**
@@ -32,47 +35,46 @@ export class SshSession implements Exec {
    * the server's host key is not pinned, before any credential is sent, or
    * SSH_CONNECT_FAILED (retryable) when the server cannot be reached or refuses us.
    */
-  static connect(target: SshTarget): Promise<SshSession> {
+  static async connect(target: SshTarget): Promise<SshSession> {
+    const port = target.port ?? 22;
+    const socket = await openSocket(target, port, target.readyTimeoutMs ?? 20_000);
     const client = new ssh2.Client();
     let presented: Buffer | undefined;
-    return new Promise((resolve, reject) => {
+    const auth: Partial<ConnectConfig> =
+      target.privateKey !== undefined ? { privateKey: target.privateKey } : { agent: process.env["SSH_AUTH_SOCK"] };
+    await new Promise<void>((resolve, reject) => {
       client
         .once("ready", () => {
-          resolve(new SshSession(target, client));
+          resolve();
         })
         .once("error", (cause) => {
           client.end();
-          if (presented !== undefined && !acceptsHostKey(target.hostKeys, presented)) {
-            reject(
-              new GroundcrewError(
-                "SSH_HOSTKEY_MISMATCH",
-                `${target.name}: host key ${fingerprint(presented)} is not the pinned one ` +
-                  `(${target.hostKeys.keys.map(fingerprint).join(", ") || "none pinned"})`,
-                { context: { host: target.name, address: target.host } },
-              ),
-            );
+          socket.destroy();
+          if (presented !== undefined && !target.hostKeys.accepts(presented)) {
+            reject(hostKeyError(target, presented));
             return;
           }
           reject(
             new GroundcrewError(
               "SSH_CONNECT_FAILED",
-              `${target.name}: SSH to ${target.username}@${target.host}:${target.port ?? 22} failed: ${cause.message}`,
+              `${target.name}: SSH to ${target.username}@${target.host}:${port} failed: ${cause.message}`,
               { cause, retryable: true, context: { host: target.name, address: target.host } },
             ),
           );
         })
         .connect({
-          host: target.host,
-          port: target.port ?? 22,
+          sock: socket,
           username: target.username,
-          privateKey: target.privateKey,
+          ...auth,
           readyTimeout: target.readyTimeoutMs ?? 20_000,
           hostVerifier: (key: Buffer) => {
             presented = key;
-            return acceptsHostKey(target.hostKeys, key);
+            return target.hostKeys.accepts(key);
           },
         });
     });
+    if (presented !== undefined) await target.hostKeys.confirmed?.(presented);
+    return new SshSession(target, client, socket.localAddress ?? "");
   }
 
   run(argv: readonly [string, ...string[]], options: ExecOptions = {}): Promise<ExecResult> {
@@ -138,6 +140,48 @@ export class SshSession implements Exec {
       context: { host: this.target.name },
     });
   }
+}
+
+function openSocket(target: SshTarget, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host: target.host, port });
+    const timer = setTimeout(() => {
+      socket.destroy(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("error", (cause) => {
+      clearTimeout(timer);
+      reject(
+        new GroundcrewError(
+          "SSH_CONNECT_FAILED",
+          `${target.name}: cannot reach ${target.host}:${port}: ${cause.message}`,
+          { cause, retryable: true, context: { host: target.name, address: target.host } },
+        ),
+      );
+    });
+  });
+}
+
+/** SSH_HOSTKEY_UNKNOWN on first contact without consent, SSH_HOSTKEY_MISMATCH with both fingerprints otherwise. */
+function hostKeyError(target: SshTarget, presented: Buffer): GroundcrewError {
+  const context = { host: target.name, address: target.host };
+  if (target.hostKeys.expected.length === 0) {
+    return new GroundcrewError(
+      "SSH_HOSTKEY_UNKNOWN",
+      `${target.name}: first contact with ${target.host}, host key ${fingerprint(presented)}: ` +
+        "verify it and run again with --accept-new-host-keys to pin it",
+      { context },
+    );
+  }
+  return new GroundcrewError(
+    "SSH_HOSTKEY_MISMATCH",
+    `${target.name}: host key ${fingerprint(presented)} is not the pinned one ` +
+      `(${target.hostKeys.expected.map(fingerprint).join(", ")})`,
+    { context },
+  );
 }
 
 function collect(channel: ClientChannel, options: ExecOptions, resolve: (result: ExecResult) => void): void {

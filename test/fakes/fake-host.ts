@@ -49,6 +49,23 @@ export function fakeGpuServer(extra: FakeTree = {}) {
       "/sys/block/nvme0n1/device/model": "SAMSUNG MZQL23T8HCLS-00A07              \n",
       "/sys/block/loop0/size": "129024\n",
       "/proc/1/comm": "systemd\n",
+      // sshd listening on 22 (IPv4 and IPv6), one established connection, dhclient's UDP 68.
+      "/proc/net/tcp": [
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+        "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1",
+        "   1: 0B00000A:0016 0100000A:D431 01 00000000:00000000 00:00000000 00000000     0        0 2 1",
+        "",
+      ].join("\n"),
+      "/proc/net/tcp6": [
+        "  sl  local_address                         remote_address                        st",
+        "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A",
+        "",
+      ].join("\n"),
+      "/proc/net/udp": [
+        "  sl  local_address rem_address   st",
+        "   0: 00000000:0044 00000000:0000 07",
+        "",
+      ].join("\n"),
       "/run/systemd/system/.keep": "",
       "/var/lib/.keep": "",
       ...pciFunction("0000:00:02.0", {

@@ -5,7 +5,7 @@ import { locateAgentBinary } from "../../server/agent-binary.js";
 import { gatherFacts } from "../../server/facts/gather.js";
 import { dockerClient } from "../../server/lab/docker.js";
 import { startLab, type Lab, type LabMachine } from "../../server/lab/lab.js";
-import { keyBlobFromLine } from "../../server/ssh/host-key.js";
+import { keyBlobFromLine, pinnedKeys } from "../../server/ssh/host-key.js";
 import type { AgentBinary } from "../../server/ssh/push-agent.js";
 import { SshSession } from "../../server/ssh/session.js";
 
@@ -15,7 +15,7 @@ function connect(lab: Lab, machine: LabMachine, username = lab.user): Promise<Ss
     host: machine.address,
     username,
     privateKey: lab.privateKey,
-    hostKeys: { kind: "pinned", keys: machine.hostKeys.map(keyBlobFromLine) },
+    hostKeys: pinnedKeys(machine.hostKeys.map(keyBlobFromLine)),
   });
 }
 

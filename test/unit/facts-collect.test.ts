@@ -68,6 +68,7 @@ describe("collectFacts", () => {
         },
       ],
       systemd: { pid1: true, booted: true },
+      listening: { tcp: [22], udp: [68] },
     };
     const facts = await collectFacts({ fs, exec, now });
     expect(facts).toEqual(expected);

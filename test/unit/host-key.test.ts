@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { utils } from "ssh2";
-import { acceptsHostKey, fingerprint, keyBlobFromLine } from "../../server/ssh/host-key.js";
+import { fingerprint, keyBlobFromLine, pinnedKeys } from "../../server/ssh/host-key.js";
 
 describe("SSH host keys", () => {
   const pair = utils.generateKeyPairSync("ed25519");
@@ -21,9 +21,9 @@ describe("SSH host keys", () => {
   });
 
   it("accepts only pinned keys", () => {
-    const policy = { kind: "pinned", keys: [keyBlobFromLine(pair.public)] } as const;
-    expect(acceptsHostKey(policy, keyBlobFromLine(pair.public))).toBe(true);
-    expect(acceptsHostKey(policy, keyBlobFromLine(other.public))).toBe(false);
-    expect(acceptsHostKey({ kind: "pinned", keys: [] }, keyBlobFromLine(pair.public))).toBe(false);
+    const policy = pinnedKeys([keyBlobFromLine(pair.public)]);
+    expect(policy.accepts(keyBlobFromLine(pair.public))).toBe(true);
+    expect(policy.accepts(keyBlobFromLine(other.public))).toBe(false);
+    expect(pinnedKeys([]).accepts(keyBlobFromLine(pair.public))).toBe(false);
   });
 });

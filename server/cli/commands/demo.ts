@@ -3,7 +3,7 @@ import { terminalSafe } from "../../../shared/terminal-safe.js";
 import { locateAgentBinary } from "../../agent-binary.js";
 import { gatherFacts, type GatheredFacts } from "../../facts/gather.js";
 import { startLab, type Lab, type LabMachine } from "../../lab/lab.js";
-import { keyBlobFromLine } from "../../ssh/host-key.js";
+import { keyBlobFromLine, pinnedKeys } from "../../ssh/host-key.js";
 import { SshSession } from "../../ssh/session.js";
 import { parseMachineCount, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
@@ -47,7 +47,7 @@ async function factsOf(
     host: machine.address,
     username: lab.user,
     privateKey: lab.privateKey,
-    hostKeys: { kind: "pinned", keys: machine.hostKeys.map(keyBlobFromLine) },
+    hostKeys: pinnedKeys(machine.hostKeys.map(keyBlobFromLine)),
   });
   try {
     return await gatherFacts(session, agent);

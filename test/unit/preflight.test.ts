@@ -1,0 +1,168 @@
+import { describe, expect, it } from "vitest";
+import type { HostFacts } from "../../shared/facts.js";
+import { runPreflights } from "../../server/preflight/run-preflights.js";
+import type { CheckResult, HostProbe, PreflightHost } from "../../server/preflight/types.js";
+
+function facts(overrides: Partial<HostFacts> = {}): HostFacts {
+  return {
+    schema: 1,
+    agentVersion: "0.1.0",
+    collectedAt: "2026-11-21T12:00:00.000Z",
+    hostname: "node1",
+    machineId: "11111111111111111111111111111111",
+    os: { id: "ubuntu", versionId: "22.04", codename: "jammy", prettyName: "Ubuntu 22.04.4 LTS" },
+    kernel: { release: "5.15.0", version: "#1" },
+    machine: "x86_64",
+    arch: "amd64",
+    cpu: { count: 8, model: "x" },
+    memory: { totalBytes: 16 * 2 ** 30, availableBytes: 12 * 2 ** 30 },
+    disks: [],
+    space: [
+      { path: "/", totalBytes: 100e9, availableBytes: 50e9 },
+      { path: "/var/lib", totalBytes: 100e9, availableBytes: 50e9 },
+    ],
+    network: [
+      {
+        name: "lo",
+        mac: "",
+        up: true,
+        mtu: 65536,
+        addresses: [{ family: "inet", address: "127.0.0.1", prefixLength: 8 }],
+      },
+      {
+        name: "eth1",
+        mac: "aa",
+        up: true,
+        mtu: 1500,
+        addresses: [{ family: "inet", address: "10.0.0.5", prefixLength: 24 }],
+      },
+    ],
+    gpus: [],
+    systemd: { pid1: true, booted: true },
+    listening: { tcp: [22], udp: [] },
+    ...overrides,
+  };
+}
+
+const server: PreflightHost = { name: "master", role: "server", depot: true, iface: "eth1", gpu: false };
+const worker: PreflightHost = { name: "worker2", role: "worker", depot: false, iface: "eth1", gpu: true };
+
+function statusOf(results: CheckResult[], host: string, check: string): [string, string] {
+  const found = results.find((result) => result.host === host && result.check === check);
+  return [found?.status ?? "missing", found?.reason ?? ""];
+}
+
+const gpu = {
+  pciAddress: "0000:3b:00.0",
+  vendorId: "0x10de",
+  deviceId: "0x20b5",
+  classCode: "0x030200",
+  driver: null,
+};
+
+describe("preflights", () => {
+  it("passes healthy hosts on every check", () => {
+    const probes = new Map<string, HostProbe>([
+      ["master", { ok: true, facts: facts(), clockSkewMs: 300 }],
+      [
+        "worker2",
+        {
+          ok: true,
+          facts: facts({ hostname: "node2", machineId: "2".repeat(32), gpus: [gpu] }),
+          clockSkewMs: -900,
+        },
+      ],
+    ]);
+    const results = runPreflights([server, worker], probes);
+    expect(results).toHaveLength(2 * 14);
+    expect(results.filter((result) => result.status !== "pass")).toEqual([]);
+  });
+
+  it("fails duplicate hostnames and machine-ids, naming the other host", () => {
+    const same = facts();
+    const probes = new Map<string, HostProbe>([
+      ["master", { ok: true, facts: same, clockSkewMs: 0 }],
+      ["worker2", { ok: true, facts: { ...same, gpus: [gpu] }, clockSkewMs: 0 }],
+    ]);
+    const results = runPreflights([server, worker], probes);
+    expect(statusOf(results, "master", "hostname")).toEqual(["fail", "node1 is also on worker2"]);
+    expect(statusOf(results, "worker2", "machine-id")[1]).toMatch(/also on master \(cloned image\?/);
+  });
+
+  it("fails small, wrong or misconfigured hosts with reasons a user can act on", () => {
+    const bad = facts({
+      os: { id: "centos", versionId: "7", codename: "", prettyName: "CentOS Linux 7" },
+      arch: "riscv64",
+      machine: "riscv64",
+      cpu: { count: 1, model: "x" },
+      memory: { totalBytes: 2 * 2 ** 30, availableBytes: 1 },
+      space: [{ path: "/", totalBytes: 20e9, availableBytes: 5e9 }],
+      network: [{ name: "eth0", mac: "", up: true, mtu: 1500, addresses: [] }],
+      systemd: { pid1: false, booted: false },
+      listening: { tcp: [6443, 22], udp: [8472] },
+      machineId: "",
+    });
+    const results = runPreflights(
+      [server],
+      new Map([["master", { ok: true, facts: bad, clockSkewMs: 120_000 }]]),
+    );
+    expect(
+      Object.fromEntries(results.filter((r) => r.status === "fail").map((r) => [r.check, r.reason])),
+    ).toEqual({
+      os: "CentOS Linux 7 is not supported (Ubuntu or Debian)",
+      arch: "riscv64 is not supported (amd64 or arm64)",
+      systemd: "systemd is not PID 1: the agent and k3s run as systemd units",
+      cpu: "1 CPU(s); at least 2 needed",
+      memory: "2.1 GB of memory; at least 4 GB needed",
+      disk: "5.0 GB free in /; at least 10 GB needed",
+      "machine-id": "no machine-id: run systemd-machine-id-setup",
+      iface: "no interface eth1 (has eth0)",
+      clock: "clock 120.0 s off the provisioner's: fix time sync (certificates would not validate)",
+      ports: "in use: 6443/tcp (Kubernetes API), 8472/udp (flannel VXLAN)",
+    });
+  });
+
+  it("warns on a GPU nobody asked for, an untested release and a few seconds of skew; fails a missing GPU", () => {
+    const probes = new Map<string, HostProbe>([
+      [
+        "master",
+        {
+          ok: true,
+          facts: facts({
+            gpus: [gpu],
+            os: { id: "ubuntu", versionId: "23.10", codename: "", prettyName: "Ubuntu 23.10" },
+          }),
+          clockSkewMs: 5_000,
+        },
+      ],
+      ["worker2", { ok: true, facts: facts({ hostname: "n2", machineId: "3".repeat(32) }), clockSkewMs: 0 }],
+    ]);
+    const results = runPreflights([server, worker], probes);
+    expect(statusOf(results, "master", "gpu")[0]).toBe("warn");
+    expect(statusOf(results, "master", "os")).toEqual([
+      "warn",
+      "Ubuntu 23.10: tested on ubuntu 20.04, 22.04, 24.04",
+    ]);
+    expect(statusOf(results, "master", "clock")[0]).toBe("warn");
+    expect(statusOf(results, "worker2", "gpu")).toEqual([
+      "fail",
+      "the inventory says gpu: true but no NVIDIA display device is in sysfs",
+    ]);
+  });
+
+  it("reports a failed sudo on sudo, and marks the checks after it not checked", () => {
+    const probes = new Map<string, HostProbe>([
+      ["master", { ok: false, failedAt: "sudo", reason: "sudo: a password is required" }],
+    ]);
+    const results = runPreflights([server], probes);
+    expect(statusOf(results, "master", "reach")).toEqual(["pass", "SSH works"]);
+    expect(statusOf(results, "master", "sudo")).toEqual(["fail", "sudo: a password is required"]);
+    expect(statusOf(results, "master", "cpu")).toEqual(["fail", "not checked: sudo failed"]);
+    const unreachable = runPreflights(
+      [server],
+      new Map([["master", { ok: false, failedAt: "reach", reason: "cannot reach 10.0.0.5:22" } as const]]),
+    );
+    expect(statusOf(unreachable, "master", "reach")).toEqual(["fail", "cannot reach 10.0.0.5:22"]);
+    expect(statusOf(unreachable, "master", "sudo")).toEqual(["fail", "not checked: reach failed"]);
+  });
+});
