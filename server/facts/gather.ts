@@ -1,6 +1,6 @@
 import { GroundcrewError } from "../../shared/errors.js";
 import { hostFactsSchema, type HostFacts } from "../../shared/facts.js";
-import { withSudo } from "../../shared/with-sudo.js";
+import type { Exec } from "../../shared/host-io.js";
 import { pushAgent, type AgentBinary, type PushedAgent } from "../ssh/push-agent.js";
 import type { SshSession } from "../ssh/session.js";
 
@@ -10,14 +10,19 @@ export interface GatheredFacts {
 }
 
 /**
- * Pushes the agent (if the host lacks this build) and runs `facts` as root.
+ * Pushes the agent (if the host lacks this build) and runs `facts` as root
+ * through `root` (the session wrapped in sudo, or the session itself for root logins).
  * The host's answer crosses a trust boundary: it is parsed and validated, and
  * a malformed answer is an error naming the host, never a partial result.
  */
-export async function gatherFacts(session: SshSession, agent: AgentBinary): Promise<GatheredFacts> {
+export async function gatherFacts(
+  session: SshSession,
+  root: Exec,
+  agent: AgentBinary,
+): Promise<GatheredFacts> {
   const host = session.target.name;
   const pushed = await pushAgent(session, agent);
-  const result = await withSudo(session).run([pushed.remotePath, "facts"], { timeoutMs: 60_000 });
+  const result = await root.run([pushed.remotePath, "facts"], { timeoutMs: 60_000 });
   if (result.code !== 0) {
     throw new GroundcrewError(
       "SSH_COMMAND_FAILED",

@@ -36,6 +36,7 @@ export function runPreflights(
       }
       if (check === "reach") return result("pass", "SSH works");
       if (check === "sudo") return result("pass", "root through sudo");
+      if (check === "agent") return result("pass", `agent ${probe.facts.agentVersion} ran`);
       if (check === "hostname" || check === "machine-id") {
         return uniqueness(check, host.name, probe.facts, duplicates[check], result);
       }

@@ -14,6 +14,7 @@ export interface CheckResult {
 export const CHECK_IDS = [
   "reach",
   "sudo",
+  "agent",
   "os",
   "arch",
   "systemd",
@@ -42,4 +43,4 @@ export interface PreflightHost {
 /** What was learned from one host: facts and the clock offset, or why they could not be had. */
 export type HostProbe =
   | { readonly ok: true; readonly facts: HostFacts; readonly clockSkewMs: number }
-  | { readonly ok: false; readonly failedAt: "reach" | "sudo"; readonly reason: string };
+  | { readonly ok: false; readonly failedAt: "reach" | "sudo" | "agent"; readonly reason: string };

@@ -41,7 +41,9 @@ export class SshSession implements Exec {
     const client = new ssh2.Client();
     let presented: Buffer | undefined;
     const auth: Partial<ConnectConfig> =
-      target.privateKey !== undefined ? { privateKey: target.privateKey } : { agent: process.env["SSH_AUTH_SOCK"] };
+      target.privateKey !== undefined
+        ? { privateKey: target.privateKey }
+        : { agent: process.env["SSH_AUTH_SOCK"] };
     await new Promise<void>((resolve, reject) => {
       client
         .once("ready", () => {

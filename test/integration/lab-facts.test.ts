@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostFactsSchema, type HostFacts } from "../../shared/facts.js";
 import { isGroundcrewError } from "../../shared/errors.js";
 import { locateAgentBinary } from "../../server/agent-binary.js";
+import { withSudo } from "../../shared/with-sudo.js";
 import { gatherFacts } from "../../server/facts/gather.js";
 import { dockerClient } from "../../server/lab/docker.js";
 import { startLab, type Lab, type LabMachine } from "../../server/lab/lab.js";
@@ -70,7 +71,7 @@ describe("a 2-machine lab, the agent pushed over SSH and run through sudo", () =
         ]);
         expect(node.code, `Node.js must not be on ${machine.name}`).not.toBe(0);
 
-        const gathered = await gatherFacts(session, agent);
+        const gathered = await gatherFacts(session, withSudo(session), agent);
         expect(gathered.agent.uploaded).toBe(true);
         const result = gathered.facts;
         expect(hostFactsSchema.parse(result)).toEqual(result);
@@ -101,7 +102,7 @@ describe("a 2-machine lab, the agent pushed over SSH and run through sudo", () =
   it("does not send the agent again when the host already has this build", async () => {
     const session = await connect(lab, lab.machines[1]!);
     try {
-      const again = await gatherFacts(session, agent);
+      const again = await gatherFacts(session, withSudo(session), agent);
       expect(again.agent).toMatchObject({ uploaded: false, bytesSent: 0 });
       expect(again.facts.hostname).toBe("node2");
     } finally {

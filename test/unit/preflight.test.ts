@@ -74,7 +74,7 @@ describe("preflights", () => {
       ],
     ]);
     const results = runPreflights([server, worker], probes);
-    expect(results).toHaveLength(2 * 14);
+    expect(results).toHaveLength(2 * 15);
     expect(results.filter((result) => result.status !== "pass")).toEqual([]);
   });
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
 import { locateAgentBinary } from "../../agent-binary.js";
+import { withSudo } from "../../../shared/with-sudo.js";
 import { gatherFacts, type GatheredFacts } from "../../facts/gather.js";
 import { startLab, type Lab, type LabMachine } from "../../lab/lab.js";
 import { keyBlobFromLine, pinnedKeys } from "../../ssh/host-key.js";
@@ -50,7 +51,7 @@ async function factsOf(
     hostKeys: pinnedKeys(machine.hostKeys.map(keyBlobFromLine)),
   });
   try {
-    return await gatherFacts(session, agent);
+    return await gatherFacts(session, withSudo(session), agent);
   } finally {
     session.close();
   }

@@ -1,0 +1,32 @@
+/**
+ * Where groundcrew puts itself on a host. Everything lives under one root so
+ * that `reset` can remove exactly it; the only file outside is the unit.
+ */
+export const HOST_ROOT = "/var/lib/groundcrew";
+export const AGENT_DIR = `${HOST_ROOT}/agent`;
+export const AGENT_BINARY = `${AGENT_DIR}/bin/groundcrew-agent`;
+export const AGENT_CONFIG = `${AGENT_DIR}/config.json`;
+export const AGENT_STATE_DIR = `${AGENT_DIR}/state`;
+export const AGENT_TLS_DIR = `${AGENT_DIR}/tls`;
+export const AGENT_UNIT_NAME = "groundcrew-agent.service";
+export const AGENT_UNIT_PATH = `/etc/systemd/system/${AGENT_UNIT_NAME}`;
+
+/** The agent's systemd unit: restarted when it dies, started again at boot so a reboot mid-run resumes. */
+export function agentUnit(): string {
+  return [
+    "[Unit]",
+    "Description=groundcrew agent: runs this host's provisioning plan and reports to the provisioner",
+    "After=network-online.target",
+    "Wants=network-online.target",
+    "",
+    "[Service]",
+    "Type=simple",
+    `ExecStart=${AGENT_BINARY} serve --config ${AGENT_CONFIG}`,
+    "Restart=on-failure",
+    "RestartSec=2",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
