@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   JOURNAL_GAP: "an event does not directly follow the last journaled one",
   JOURNAL_CONFLICT: "an event differs from the one already journaled with the same seq",
   JOURNAL_WRITE_FAILED: "the journal could not be written",
+  JOURNAL_READ_FAILED: "the journal could not be read",
   JOURNAL_CORRUPT: "the journal holds a row that is not valid",
   PLAN_INVALID: "the plan is missing or not valid",
   STEP_UNKNOWN: "the plan names a step this agent does not have",
@@ -46,6 +47,14 @@ export const ERROR_CODES = {
   SYSCTL_UNAVAILABLE: "a kernel parameter does not exist on this host",
   SYSCTL_MISMATCH: "a kernel parameter does not have the wanted value",
   AGENT_STATE_CORRUPT: "a file in the agent's state directory is not valid",
+  PKI_STATE_INVALID: "the PKI files in the state directory are missing, damaged or inconsistent",
+  PKI_NAME_INVALID: "a host name or address cannot be put in a certificate",
+  AGENT_TLS_REFUSED: "an agent connection was refused: its certificate is invalid, unknown or revoked",
+  AGENT_PROTOCOL_VIOLATION: "an agent broke the protocol; its connection was dropped",
+  AGENT_DUPLICATE: "a second agent claimed a host that already has a live connection",
+  AGENT_JOURNAL_FAILED: "an agent's event could not be committed to the journal",
+  AGENT_CALLBACK_FAILED: "a provisioner callback failed while serving an agent",
+  AGENT_CONNECTION_FAILED: "the agent's connection to the provisioner failed",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,3 @@
+/** The provisioner's event journal: see journal.ts for the contract. */
+export { Journal } from "./journal.js";
+export type * from "./types.js";
