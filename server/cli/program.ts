@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { VERSION } from "../../shared/version.js";
 import { registerDemoCommand } from "./commands/demo.js";
+import { registerInventoryCommands } from "./commands/inventory.js";
 import { registerLabCommands } from "./commands/lab.js";
 import type { CliIo } from "./io.js";
 
@@ -16,6 +17,7 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: (text) => process.stderr.write(text) });
   registerDemoCommand(program, io);
+  registerInventoryCommands(program, io);
   registerLabCommands(program, io);
   return program;
 }
