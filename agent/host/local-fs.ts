@@ -1,6 +1,46 @@
-import { lstat, readdir, readFile, readlink, statfs } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, statfs } from "node:fs/promises";
+import path from "node:path";
 import type { Fs, FsSpace, FsStats } from "../../shared/host-io.js";
 import { isNotFound } from "../facts/read.js";
+
+/** fsync a directory so that a rename or unlink inside it is durable. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Temp file beside `target` (same directory, so rename is atomic), fsync,
+ * chmod (open's mode is masked by the umask), rename, fsync the directory.
+ * On failure the temp file is removed and the target is untouched.
+ */
+async function writeFileAtomic(target: string, content: string | Uint8Array, mode: number): Promise<void> {
+  const dir = path.dirname(target);
+  const temp = path.join(
+    dir,
+    `.${path.basename(target)}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`,
+  );
+  const handle = await open(temp, "wx", mode);
+  try {
+    try {
+      await handle.writeFile(content);
+      await handle.chmod(mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncDirectory(dir);
+}
 
 /**
  * Fs for the machine this process runs on (contract in shared/host-io.ts).
@@ -39,4 +79,15 @@ export const localFs: Fs = {
     const space = await statfs(path);
     return { totalBytes: space.blocks * space.bsize, availableBytes: space.bavail * space.bsize };
   },
+  writeFileAtomic,
+  async mkdirp(dir, mode) {
+    await mkdir(dir, { recursive: true, mode });
+  },
+  remove: (target) => rm(target, { recursive: true, force: true }),
+  async rename(from, to) {
+    await rename(from, to);
+    await syncDirectory(path.dirname(to));
+    if (path.dirname(from) !== path.dirname(to)) await syncDirectory(path.dirname(from));
+  },
+  chmod: (target, mode) => chmod(target, mode),
 };

@@ -19,3 +19,12 @@ export function parseMachineCount(value: string): number {
   }
   return count;
 }
+
+/** Validates a concurrency flag: a whole number from 1 to 256. */
+export function parseConcurrency(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < 1 || count > 256) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to 256 for --concurrency, got "${value}"`);
+  }
+  return count;
+}

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { VERSION } from "../../shared/version.js";
+import { registerCheckCommand } from "./commands/check.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerInventoryCommands } from "./commands/inventory.js";
 import { registerLabCommands } from "./commands/lab.js";
@@ -16,6 +17,7 @@ export function createProgram(io: CliIo): Command {
     .version(VERSION, "-V, --version", "print the groundcrew version")
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: (text) => process.stderr.write(text) });
+  registerCheckCommand(program, io);
   registerDemoCommand(program, io);
   registerInventoryCommands(program, io);
   registerLabCommands(program, io);

@@ -12,6 +12,9 @@ const fileSchema = z.record(z.string(), z.array(z.string().regex(/^[A-Za-z0-9+/]
  * (`--accept-new-host-keys`); afterwards only the pinned key is accepted.
  */
 export class KnownHosts {
+  /** Saves run one after another: hosts reached in parallel pin concurrently. */
+  private saving: Promise<void> = Promise.resolve();
+
   private constructor(
     private readonly file: string,
     private readonly entries: Map<string, string[]>,
@@ -54,9 +57,15 @@ export class KnownHosts {
       `${address}:${port}`,
       keys.map((key) => key.toString("base64")),
     );
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const temp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(temp, `${JSON.stringify(Object.fromEntries(this.entries), null, 2)}\n`, { mode: 0o600 });
-    await rename(temp, this.file);
+    const save = async (): Promise<void> => {
+      await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      const temp = `${this.file}.${process.pid}.tmp`;
+      await writeFile(temp, `${JSON.stringify(Object.fromEntries(this.entries), null, 2)}\n`, {
+        mode: 0o600,
+      });
+      await rename(temp, this.file);
+    };
+    this.saving = this.saving.then(save, save);
+    await this.saving;
   }
 }

@@ -3,12 +3,17 @@ import type { Exec, ExecOptions, ExecResult } from "../../shared/host-io.js";
 /**
  * The answer to one command line: a (partial) result, defaulting to code 0
  * and empty output; an Error, which makes `run` reject as if the program
- * could not be started; or a function computing either from the call.
+ * could not be started; or a function computing either (or a promise of
+ * either) from the call, e.g. to change a fake file system as the real
+ * command would.
  */
 export type FakeAnswer =
   | Partial<ExecResult>
   | Error
-  | ((argv: readonly string[], options: ExecOptions | undefined) => Partial<ExecResult> | Error);
+  | ((
+      argv: readonly string[],
+      options: ExecOptions | undefined,
+    ) => Partial<ExecResult> | Error | Promise<Partial<ExecResult> | Error>);
 
 export interface FakeExecCall {
   readonly argv: readonly string[];
@@ -20,6 +25,8 @@ export interface FakeExec extends Exec {
   readonly calls: FakeExecCall[];
   /** The command lines run so far, argv joined with spaces, in order. */
   commandLines(): string[];
+  /** Adds or replaces the answer to one command line (argv joined with single spaces). */
+  answer(commandLine: string, answer: FakeAnswer): void;
 }
 
 /** Result for a command line with no answer: what a shell says for an unknown program. */
@@ -32,17 +39,16 @@ export function fakeExec(answers: Readonly<Record<string, FakeAnswer>> = {}): Fa
   return {
     calls,
     commandLines: () => calls.map((call) => call.argv.join(" ")),
-    run(argv, options) {
+    answer(commandLine, answer) {
+      table.set(commandLine, answer);
+    },
+    async run(argv, options) {
       calls.push({ argv: [...argv], options });
       const answer = table.get(argv.join(" "));
-      if (answer === undefined) return Promise.resolve({ ...NOT_FOUND });
-      const outcome = typeof answer === "function" ? answer(argv, options) : answer;
-      if (outcome instanceof Error) return Promise.reject(outcome);
-      return Promise.resolve({
-        code: outcome.code ?? 0,
-        stdout: outcome.stdout ?? "",
-        stderr: outcome.stderr ?? "",
-      });
+      if (answer === undefined) return { ...NOT_FOUND };
+      const outcome = typeof answer === "function" ? await answer(argv, options) : answer;
+      if (outcome instanceof Error) throw outcome;
+      return { code: outcome.code ?? 0, stdout: outcome.stdout ?? "", stderr: outcome.stderr ?? "" };
     },
   };
 }

@@ -17,12 +17,34 @@ export type FakeEntry = string | FakeSymlink | FakeDirectory;
 
 export type FakeTree = Readonly<Record<string, FakeEntry>>;
 
+/** The write operations of Fs, as a fault hook names them. */
+export type FakeWriteOp = "writeFileAtomic" | "mkdirp" | "remove" | "rename" | "chmod";
+
 export interface FakeFsOptions {
   /**
    * Space per mount point. statfs of a path that exists (in the tree, or as
    * a mount point here) answers for the longest mount point containing it.
    */
   readonly statfs?: Readonly<Record<string, FsSpace>>;
+  /**
+   * Asked before every write; an Error it returns makes that write reject
+   * and change nothing (e.g. `fsError("ENOSPC", path, "write")` for a full disk).
+   */
+  readonly fault?: (op: FakeWriteOp, path: string) => Error | undefined;
+}
+
+/** A fake Fs that can also show what it holds now. */
+export interface FakeFs extends Fs {
+  /**
+   * The tree now, keyed by path in sorted order: every file (text) and link,
+   * and every directory with nothing below it. A tree that differs only in
+   * which non-empty directories are declared gives the same snapshot.
+   */
+  snapshot(): Record<string, FakeEntry>;
+  /** Permission bits of a path (files default to 0o644, directories to 0o755); undefined when missing. */
+  modeOf(path: string): number | undefined;
+  /** Every write that succeeded, in order, as "<op> <path>" ("rename <from> <to>"). */
+  readonly writes: string[];
 }
 
 export function symlink(target: string): FakeSymlink {
@@ -55,10 +77,19 @@ const MAX_LINK_HOPS = 40;
  * directory exists when it is declared with directory() or any path lies
  * below it; "/" always exists. statfs rejects with ENOENT for a path that does
  * not exist or that no configured mount point contains.
+ *
+ * Writes change the tree in memory, atomically (no temp files appear):
+ * writeFileAtomic needs an existing parent directory (ENOENT, ENOTDIR) and
+ * refuses a directory (EISDIR); byte content is stored decoded as UTF-8.
+ * mkdirp declares the missing directories (EEXIST/ENOTDIR over a file).
+ * remove deletes a path and everything below it, leaving its parent in place.
+ * rename moves a path and everything below it (ENOENT when missing).
  */
-export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): Fs {
+export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): FakeFs {
   const entries = new Map<string, FakeEntry>();
   for (const [path, entry] of Object.entries(tree)) entries.set(normalize(path), entry);
+  const modes = new Map<string, number>();
+  const writes: string[] = [];
   const mounts = new Map<string, FsSpace>();
   for (const [path, space] of Object.entries(options.statfs ?? {})) mounts.set(normalize(path), space);
 
@@ -83,6 +114,43 @@ export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): Fs {
     throw fsError("ENOENT", path, "open");
   };
 
+  /** Names directly below `dir` (which must be a directory). */
+  const readNames = (dir: string): string[] => {
+    const prefix = dir === "/" ? "/" : `${dir}/`;
+    const names = new Set<string>();
+    for (const key of entries.keys()) {
+      if (!key.startsWith(prefix) || key === dir) continue;
+      const name = key.slice(prefix.length).split("/")[0];
+      if (name !== undefined && name !== "") names.add(name);
+    }
+    return [...names].sort();
+  };
+
+  /** `path` and every entry below it. */
+  const subtree = (path: string): string[] =>
+    [...entries.keys()].filter((key) => key === path || key.startsWith(`${path}/`));
+
+  const requireParentDirectory = (target: string, syscall: string): void => {
+    const parent = posix.dirname(target);
+    if (isDirectory(parent)) return;
+    throw fsError(entries.has(parent) ? "ENOTDIR" : "ENOENT", target, syscall);
+  };
+
+  /** Runs one write: the fault hook first, then `change` on the normalized path, then the record. */
+  const write = (
+    op: FakeWriteOp,
+    path: string,
+    change: (target: string) => void,
+    to?: string,
+  ): Promise<void> =>
+    settle(() => {
+      const target = normalize(path);
+      const fault = options.fault?.(op, target);
+      if (fault !== undefined) throw fault;
+      change(target);
+      writes.push(to === undefined ? `${op} ${target}` : `${op} ${target} ${normalize(to)}`);
+    });
+
   return {
     readText: (path) => settle(() => resolveText(normalize(path))),
 
@@ -102,14 +170,7 @@ export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): Fs {
         const entry = entries.get(dir);
         if (typeof entry === "string" || entry?.kind === "symlink") throw fsError("ENOTDIR", dir, "scandir");
         if (!isDirectory(dir)) throw fsError("ENOENT", dir, "scandir");
-        const prefix = dir === "/" ? "/" : `${dir}/`;
-        const names = new Set<string>();
-        for (const key of entries.keys()) {
-          if (!key.startsWith(prefix) || key === dir) continue;
-          const name = key.slice(prefix.length).split("/")[0];
-          if (name !== undefined && name !== "") names.add(name);
-        }
-        return [...names].sort();
+        return readNames(dir);
       }),
 
     readLink: (path) =>
@@ -127,14 +188,16 @@ export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): Fs {
         const entry = entries.get(target);
         if (typeof entry === "string") {
           const size = Buffer.byteLength(entry, "utf8");
-          return { isFile: true, isDirectory: false, isSymbolicLink: false, size, mode: 0o100644 };
+          const mode = 0o100000 | (modes.get(target) ?? 0o644);
+          return { isFile: true, isDirectory: false, isSymbolicLink: false, size, mode };
         }
         if (entry?.kind === "symlink") {
           const size = Buffer.byteLength(entry.target, "utf8");
           return { isFile: false, isDirectory: false, isSymbolicLink: true, size, mode: 0o120777 };
         }
         if (isDirectory(target)) {
-          return { isFile: false, isDirectory: true, isSymbolicLink: false, size: 4096, mode: 0o40755 };
+          const mode = 0o40000 | (modes.get(target) ?? 0o755);
+          return { isFile: false, isDirectory: true, isSymbolicLink: false, size: 4096, mode };
         }
         return undefined;
       }),
@@ -152,6 +215,95 @@ export function fakeFs(tree: FakeTree, options: FakeFsOptions = {}): Fs {
         if (best === undefined) throw fsError("ENOENT", target, "statfs");
         return { ...best.space };
       }),
+
+    writeFileAtomic: (path, content, mode) =>
+      write("writeFileAtomic", path, (target) => {
+        requireParentDirectory(target, "open");
+        if (isDirectory(target)) throw fsError("EISDIR", target, "open");
+        entries.set(target, typeof content === "string" ? content : Buffer.from(content).toString("utf8"));
+        modes.set(target, mode);
+      }),
+
+    mkdirp: (path, mode) =>
+      write("mkdirp", path, (target) => {
+        const missing: string[] = [];
+        for (let dir = target; !isDirectory(dir); dir = posix.dirname(dir)) {
+          if (entries.has(dir)) throw fsError(dir === target ? "EEXIST" : "ENOTDIR", target, "mkdir");
+          missing.push(dir);
+        }
+        for (const dir of missing) {
+          entries.set(dir, directory());
+          modes.set(dir, mode);
+        }
+      }),
+
+    remove: (path) =>
+      write("remove", path, (target) => {
+        if (target === "/") throw fsError("EPERM", target, "rm");
+        const parent = posix.dirname(target);
+        const parentWasDirectory = isDirectory(parent);
+        for (const key of subtree(target)) {
+          entries.delete(key);
+          modes.delete(key);
+        }
+        // A directory stays when its last entry goes.
+        if (parentWasDirectory && !isDirectory(parent)) entries.set(parent, directory());
+      }),
+
+    rename: (from, to) =>
+      write(
+        "rename",
+        from,
+        (source) => {
+          const target = normalize(to);
+          if (!entries.has(source) && !isDirectory(source)) throw fsError("ENOENT", source, "rename");
+          requireParentDirectory(target, "rename");
+          if (target === source) return;
+          if (isDirectory(target) && readNames(target).length > 0) {
+            throw fsError("ENOTEMPTY", target, "rename");
+          }
+          const parent = posix.dirname(source);
+          // An implied source directory becomes explicit so that it moves too, even when empty.
+          if (isDirectory(source)) entries.set(source, directory());
+          for (const key of subtree(target)) entries.delete(key);
+          for (const key of subtree(source)) {
+            const renamed = target + key.slice(source.length);
+            const entry = entries.get(key);
+            const mode = modes.get(key);
+            entries.delete(key);
+            modes.delete(key);
+            if (entry !== undefined) entries.set(renamed, entry);
+            if (mode !== undefined) modes.set(renamed, mode);
+          }
+          if (!isDirectory(parent)) entries.set(parent, directory());
+        },
+        to,
+      ),
+
+    chmod: (path, mode) =>
+      write("chmod", path, (target) => {
+        if (!entries.has(target) && !isDirectory(target)) throw fsError("ENOENT", target, "chmod");
+        modes.set(target, mode);
+      }),
+
+    snapshot() {
+      const result: Record<string, FakeEntry> = {};
+      for (const key of [...entries.keys()].sort()) {
+        const entry = entries.get(key);
+        if (entry === undefined) continue;
+        if (typeof entry !== "string" && entry.kind === "directory" && readNames(key).length > 0) continue;
+        result[key] = entry;
+      }
+      return result;
+    },
+
+    modeOf(path) {
+      const target = normalize(path);
+      if (!entries.has(target) && !isDirectory(target)) return undefined;
+      return modes.get(target) ?? (isDirectory(target) ? 0o755 : 0o644);
+    },
+
+    writes,
   };
 }
 

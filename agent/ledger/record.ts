@@ -1,0 +1,74 @@
+import { z } from "zod";
+
+const absolutePath = z.string().regex(/^\/[^\0]*$/, "an absolute path");
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a sha256 in hex");
+const mode = z.number().int().min(0).max(0o7777);
+
+/** A file the step wrote. `previous` is the version that was there before the agent came, if any. */
+export const ownedFileSchema = z
+  .object({
+    path: absolutePath,
+    /** What the agent wrote last. */
+    sha256,
+    mode,
+    previous: z.object({ backup: absolutePath, sha256, mode }).strict().nullable(),
+  })
+  .strict();
+
+/** A kernel parameter the step changed, with its value before the agent came. */
+export const changedSysctlSchema = z
+  .object({
+    key: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    previous: z.string(),
+    applied: z.string(),
+  })
+  .strict();
+
+/**
+ * What one step created or changed on this host, so that its undo removes
+ * exactly that and restores what was there before. Entries are recorded
+ * BEFORE the change they describe, so a crash never leaves an unrecorded change.
+ */
+export const ledgerRecordSchema = z
+  .object({
+    version: z.literal(1),
+    stepId: z.string(),
+    files: z.array(ownedFileSchema),
+    /** Directories the step created (outermost first); undo removes them when empty. */
+    directories: z.array(absolutePath),
+    sysctls: z.array(changedSysctlSchema),
+    /** systemd units the step masked (they were not masked before). */
+    maskedUnits: z.array(z.string().regex(/^[A-Za-z0-9@:._\\-]+$/)),
+  })
+  .strict();
+
+export type OwnedFile = z.infer<typeof ownedFileSchema>;
+export type ChangedSysctl = z.infer<typeof changedSysctlSchema>;
+export type LedgerRecord = z.infer<typeof ledgerRecordSchema>;
+
+export function emptyRecord(stepId: string): LedgerRecord {
+  return { version: 1, stepId, files: [], directories: [], sysctls: [], maskedUnits: [] };
+}
+
+/** Records a write of `file.path`; an earlier entry's `previous` wins (it is the pre-agent version). */
+export function withFile(record: LedgerRecord, file: OwnedFile): LedgerRecord {
+  const earlier = record.files.find((entry) => entry.path === file.path);
+  const entry = earlier === undefined ? file : { ...file, previous: earlier.previous };
+  return { ...record, files: [...record.files.filter((other) => other.path !== file.path), entry] };
+}
+
+export function withDirectory(record: LedgerRecord, path: string): LedgerRecord {
+  if (record.directories.includes(path)) return record;
+  return { ...record, directories: [...record.directories, path] };
+}
+
+/** Records a changed kernel parameter; the first record of a key wins (it holds the pre-agent value). */
+export function withSysctl(record: LedgerRecord, sysctl: ChangedSysctl): LedgerRecord {
+  if (record.sysctls.some((entry) => entry.key === sysctl.key)) return record;
+  return { ...record, sysctls: [...record.sysctls, sysctl] };
+}
+
+export function withMaskedUnit(record: LedgerRecord, unit: string): LedgerRecord {
+  if (record.maskedUnits.includes(unit)) return record;
+  return { ...record, maskedUnits: [...record.maskedUnits, unit] };
+}

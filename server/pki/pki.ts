@@ -1,0 +1,230 @@
+import path from "node:path";
+import { GroundcrewError } from "../../shared/errors.js";
+import { ensurePrivateDir } from "../state-dir.js";
+import { CA_FILES, loadOrCreateCa, type LoadedCa } from "./ca-store.js";
+import { buildLeafCertificate, newKeyPair } from "./cert-builder.js";
+import { assertCertHostName, parseSubjectAltName, sanKey } from "./names.js";
+import { PkiFiles } from "./pki-files.js";
+import { normalizeSerial } from "./serial.js";
+import {
+  emptyIssued,
+  emptyRevoked,
+  issuedFileSchema,
+  parseRegistry,
+  recordIssued,
+  revokeHost,
+  revokedFileSchema,
+  type IssuedFile,
+  type RevokedFile,
+} from "./serial-registry.js";
+import { SERVER_CERT_VALIDITY_DAYS, SERVER_FILES, reusableServerCert } from "./server-cert-store.js";
+import { validityFor } from "./validity.js";
+
+export const HOST_CERT_VALIDITY_DAYS = 7;
+const REGISTRY_FILES = { issued: "issued.json", revoked: "revoked.json" } as const;
+
+export interface PkiOptions {
+  /** The clock every validity period and expiry check uses; tests move it to make expired certificates. */
+  readonly now?: () => Date;
+}
+
+export interface CaCertificate {
+  readonly certPem: string;
+  readonly serial: string;
+  readonly notAfter: Date;
+}
+
+/** TLS material for the provisioner's agent server. `keyPem` is secret: never log it. */
+export interface ServerCertificate {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly caPem: string;
+  /** The SANs the certificate carries (canonical: lowercased DNS names, compressed IPv6). */
+  readonly sans: readonly string[];
+  readonly serial: string;
+  readonly notAfter: Date;
+  /** True when the existing certificate was kept, false when a new one was issued. */
+  readonly reused: boolean;
+}
+
+/** One host's agent identity, pushed to the host. `keyPem` is secret: never log it. */
+export interface HostCertificate {
+  readonly host: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly caPem: string;
+  /** Lowercase hex without leading zeros (compare with `normalizeSerial`). */
+  readonly serial: string;
+  readonly notAfter: Date;
+}
+
+/**
+ * The provisioner's certificate authority, kept in `<stateDir>/pki` (0700,
+ * files 0600). The CA key is read into this object and returned by no
+ * method. Operations run one at a time within one Pki; a state directory is
+ * meant for one provisioner process at a time.
+ */
+export class Pki {
+  #queue: Promise<unknown> = Promise.resolve();
+  #ca: LoadedCa | undefined;
+
+  private constructor(
+    private readonly files: PkiFiles,
+    private readonly now: () => Date,
+    private revoked: RevokedFile,
+  ) {}
+
+  /** Opens (creating when missing) `<stateDir>/pki`. Throws PKI_STATE_INVALID when revoked.json is damaged. */
+  static async open(stateDir: string, options: PkiOptions = {}): Promise<Pki> {
+    await ensurePrivateDir(stateDir);
+    const names = [
+      ...Object.values(CA_FILES),
+      ...Object.values(SERVER_FILES),
+      ...Object.values(REGISTRY_FILES),
+    ];
+    const files = await PkiFiles.open(path.join(stateDir, "pki"), names);
+    const text = await files.read(REGISTRY_FILES.revoked);
+    const revoked =
+      text === undefined
+        ? emptyRevoked()
+        : parseRegistry(revokedFileSchema, text, files.path(REGISTRY_FILES.revoked));
+    return new Pki(files, options.now ?? (() => new Date()), revoked);
+  }
+
+  get dir(): string {
+    return this.files.dir;
+  }
+
+  /** Loads the CA, creating it on first use. Throws PKI_STATE_INVALID (see `loadOrCreateCa`). */
+  ensureCa(): Promise<CaCertificate> {
+    return this.#serialized(async () => {
+      const ca = await this.#loadCa();
+      return {
+        certPem: ca.certPem,
+        serial: normalizeSerial(ca.x509.serialNumber),
+        notAfter: new Date(ca.x509.validTo),
+      };
+    });
+  }
+
+  /**
+   * The agent server's certificate for `sans` (IPs and DNS names agents
+   * dial): the stored one when it is signed by this CA, covers every
+   * requested SAN and has more than 7 days left; else a new one (30 days,
+   * serverAuth, exactly the requested SANs) that replaces it. Throws
+   * PKI_NAME_INVALID for an empty list or a name that is neither.
+   */
+  async issueServerCert(sans: readonly string[]): Promise<ServerCertificate> {
+    const wanted = [...new Map(sans.map(parseSubjectAltName).map((san) => [sanKey(san), san])).values()];
+    if (wanted.length === 0) {
+      throw new GroundcrewError("PKI_NAME_INVALID", "a server certificate needs at least one address");
+    }
+    return this.#serialized(async () => {
+      const ca = await this.#loadCa();
+      const now = this.now();
+      const stored = await reusableServerCert(this.files, ca, new Set(wanted.map(sanKey)), now);
+      if (stored !== undefined) {
+        const { certPem, keyPem, x509, sans: carried } = stored;
+        const notAfter = new Date(x509.validTo);
+        return {
+          certPem,
+          keyPem,
+          caPem: ca.certPem,
+          sans: carried,
+          serial: normalizeSerial(x509.serialNumber),
+          notAfter,
+          reused: true,
+        };
+      }
+      const keys = await newKeyPair();
+      const validity = validityFor(now, SERVER_CERT_VALIDITY_DAYS, new Date(ca.x509.validTo));
+      const profile = { kind: "server", commonName: "groundcrew provisioner", sans: wanted } as const;
+      const certPem = buildLeafCertificate(keys.publicKeyPem, profile, validity, ca);
+      await this.files.write(SERVER_FILES.key, keys.privateKeyPem);
+      await this.files.write(SERVER_FILES.cert, certPem);
+      const values = wanted.map((san) => san.value);
+      return {
+        certPem,
+        keyPem: keys.privateKeyPem,
+        caPem: ca.certPem,
+        sans: values,
+        serial: validity.serial,
+        notAfter: validity.notAfter,
+        reused: false,
+      };
+    });
+  }
+
+  /**
+   * A new client certificate for `host` (CN=host, clientAuth, 7 days, random
+   * 16-byte serial) with a fresh key; its serial is recorded so `revoke(host)`
+   * can find it. Throws PKI_NAME_INVALID for a name a CN cannot carry as is.
+   */
+  async issueHostCert(host: string): Promise<HostCertificate> {
+    assertCertHostName(host);
+    return this.#serialized(async () => {
+      const ca = await this.#loadCa();
+      const keys = await newKeyPair();
+      const now = this.now();
+      const validity = validityFor(now, HOST_CERT_VALIDITY_DAYS, new Date(ca.x509.validTo));
+      const certPem = buildLeafCertificate(
+        keys.publicKeyPem,
+        { kind: "client", commonName: host },
+        validity,
+        ca,
+      );
+      const issued = recordIssued(await this.#readIssued(), host, validity.serial, validity.notAfter, now);
+      await this.#writeJson(REGISTRY_FILES.issued, issued);
+      const { serial, notAfter } = validity;
+      return { host, certPem, keyPem: keys.privateKeyPem, caPem: ca.certPem, serial, notAfter };
+    });
+  }
+
+  /**
+   * Revokes every unexpired certificate issued to `host` and persists it in
+   * revoked.json before returning the serials revoked now (empty when there
+   * was none). Live sessions are not touched here: also call
+   * `AgentServer.revokeLive(host)`.
+   */
+  revoke(host: string): Promise<string[]> {
+    return this.#serialized(async () => {
+      const result = revokeHost(await this.#readIssued(), this.revoked, host, this.now());
+      await this.#writeJson(REGISTRY_FILES.revoked, result.revoked);
+      await this.#writeJson(REGISTRY_FILES.issued, result.issued);
+      this.revoked = result.revoked;
+      return result.serials;
+    });
+  }
+
+  /**
+   * Whether a serial (any hex spelling, e.g. Node's uppercase `serialNumber`)
+   * is revoked. Synchronous, from memory: sees this Pki's revocations and
+   * those on disk when it was opened.
+   */
+  isRevoked(serialHex: string): boolean {
+    const wanted = normalizeSerial(serialHex);
+    return this.revoked.revoked.some((entry) => entry.serial === wanted);
+  }
+
+  #serialized<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #loadCa(): Promise<LoadedCa> {
+    this.#ca ??= await loadOrCreateCa(this.files, this.now());
+    return this.#ca;
+  }
+
+  async #readIssued(): Promise<IssuedFile> {
+    const text = await this.files.read(REGISTRY_FILES.issued);
+    return text === undefined
+      ? emptyIssued()
+      : parseRegistry(issuedFileSchema, text, this.files.path(REGISTRY_FILES.issued));
+  }
+
+  async #writeJson(name: string, value: IssuedFile | RevokedFile): Promise<void> {
+    await this.files.write(name, `${JSON.stringify(value, null, 2)}\n`);
+  }
+}

@@ -1,0 +1,290 @@
+import type { WebSocket, RawData } from "ws";
+import { GroundcrewError, isGroundcrewError, type ErrorCode } from "../../shared/errors.js";
+import {
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  parseAgentMessage,
+  type AgentMessage,
+  type EventEnvelope,
+  type Handlers,
+  type Plan,
+  type ServerMessage,
+} from "../../shared/protocol.js";
+import { AGENT_FAULT_CODES, type JournalSink } from "./journal-sink.js";
+import type { PeerIdentity } from "./peer-identity.js";
+
+export type Hello = Extract<AgentMessage, { type: "hello" }>;
+export type RejectCode = Extract<ServerMessage, { type: "reject" }>["code"];
+
+/** What `onHello` decides: welcome the agent to its plan (resending after `ackedSeq`), or refuse it. */
+export type HelloDecision =
+  | { readonly plan: Plan; readonly ackedSeq: number }
+  | { readonly reject: RejectCode; readonly message: string };
+
+export const CLOSE = { goingAway: 1001, policy: 1008, tooBig: 1009, internal: 1011 } as const;
+
+export interface ConnectionDeps {
+  readonly sink: JournalSink;
+  readonly onHello: (host: string, hello: Hello) => HelloDecision;
+  readonly onEvent: (envelope: EventEnvelope) => void;
+  readonly report: (error: GroundcrewError) => void;
+  readonly now: () => number;
+  /** How long a closing socket may take to finish the close handshake before it is destroyed. */
+  readonly closeGraceMs: number;
+}
+
+/**
+ * One agent's WebSocket, bound to the host its certificate names. States:
+ * awaiting-hello → welcomed → closing. In "closing" every frame is ignored,
+ * so nothing more is journaled or acked once the server decided to drop it.
+ *
+ * Contract: an event is acked only after `sink.append` returned for it, and
+ * the ack is cumulative (`committed`: every seq ≤ it is in the journal),
+ * because events are accepted only contiguously from the welcome's ackedSeq.
+ */
+export class AgentConnection {
+  readonly host: string;
+  readonly serial: string;
+  readonly remote: string;
+  readonly openedAt: number;
+  #lastHeard: number;
+  #state: "awaiting-hello" | "welcomed" | "closing" = "awaiting-hello";
+  #runId = "";
+  #committed = 0;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  readonly #handlers: Handlers<AgentMessage> = {
+    hello: (message) => {
+      this.#hello(message);
+    },
+    event: (message) => {
+      this.#event(message.envelope);
+    },
+  };
+
+  constructor(
+    private readonly ws: WebSocket,
+    peer: PeerIdentity,
+    private readonly deps: ConnectionDeps,
+    onClose: (connection: AgentConnection) => void,
+  ) {
+    this.host = peer.host;
+    this.serial = peer.serial;
+    this.remote = peer.remote;
+    this.openedAt = deps.now();
+    this.#lastHeard = this.openedAt;
+    const heard = (): void => {
+      this.#lastHeard = deps.now();
+    };
+    ws.on("pong", heard);
+    ws.on("ping", heard);
+    ws.on("message", (data, isBinary) => {
+      heard();
+      this.#frame(data, isBinary);
+    });
+    // ws closes the socket itself (1009 oversize, 1007 invalid UTF-8, 1002 bad framing) and tells us here.
+    ws.on("error", (error) => {
+      this.#state = "closing";
+      this.#violation("AGENT_PROTOCOL_VIOLATION", `invalid frame: ${error.message}`);
+    });
+    ws.on("close", () => {
+      clearTimeout(this.#killTimer);
+      this.#state = "closing";
+      onClose(this);
+    });
+  }
+
+  get welcomed(): boolean {
+    return this.#state === "welcomed";
+  }
+
+  get closing(): boolean {
+    return this.#state === "closing";
+  }
+
+  get lastHeard(): number {
+    return this.#lastHeard;
+  }
+
+  /** The run this connection was welcomed to ("" before the welcome). */
+  get runId(): string {
+    return this.#runId;
+  }
+
+  ping(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  }
+
+  /** Sends `reject` and closes (1008). Frames that arrive afterwards are ignored. */
+  reject(code: RejectCode, message: string): void {
+    if (this.#state === "closing") return;
+    this.#send({ type: "reject", code, message });
+    this.close(CLOSE.policy, code);
+  }
+
+  /** Starts the close handshake; destroys the socket if it has not finished within the grace period. */
+  close(code: number, reason: string): void {
+    this.#state = "closing";
+    if (this.#killTimer !== undefined) return;
+    this.ws.close(code, reason.slice(0, 120));
+    this.#killTimer = setTimeout(() => {
+      this.ws.terminate();
+    }, this.deps.closeGraceMs);
+    this.#killTimer.unref();
+  }
+
+  /** Destroys the socket at once, without a close handshake (a peer gone silent). */
+  terminate(): void {
+    this.#state = "closing";
+    this.ws.terminate();
+  }
+
+  #frame(data: RawData, isBinary: boolean): void {
+    if (this.#state === "closing") return;
+    if (isBinary) {
+      this.#drop(CLOSE.policy, "binary frames are not part of the protocol");
+      return;
+    }
+    const bytes = Array.isArray(data)
+      ? Buffer.concat(data)
+      : Buffer.isBuffer(data)
+        ? data
+        : Buffer.from(data);
+    if (bytes.length > MAX_FRAME_BYTES) {
+      this.#drop(CLOSE.tooBig, `frame of ${bytes.length} bytes is over ${MAX_FRAME_BYTES}`);
+      return;
+    }
+    const parsed = parseAgentMessage(bytes.toString("utf8"));
+    if (!parsed.ok) {
+      this.#drop(CLOSE.policy, parsed.error);
+      return;
+    }
+    dispatch(this.#handlers, parsed.value);
+  }
+
+  #hello(hello: Hello): void {
+    if (this.#state !== "awaiting-hello") {
+      this.#drop(CLOSE.policy, "a second hello on one connection");
+      return;
+    }
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      this.#violation(
+        "AGENT_PROTOCOL_VIOLATION",
+        `agent speaks protocol ${hello.protocol}, not ${PROTOCOL_VERSION}`,
+      );
+      this.reject("PROTOCOL_MISMATCH", `this provisioner speaks protocol ${PROTOCOL_VERSION}`);
+      return;
+    }
+    if (hello.host !== this.host) {
+      this.#violation("AGENT_PROTOCOL_VIOLATION", `hello claims host ${JSON.stringify(hello.host)}`);
+      this.reject("HOST_MISMATCH", "hello names another host than the certificate");
+      return;
+    }
+    let decision: HelloDecision;
+    try {
+      decision = this.deps.onHello(this.host, hello);
+    } catch (cause) {
+      this.#failed("onHello failed", cause);
+      return;
+    }
+    if ("reject" in decision) {
+      this.reject(decision.reject, decision.message);
+      return;
+    }
+    const { plan, ackedSeq } = decision;
+    if (
+      plan.runId !== hello.runId ||
+      plan.host !== this.host ||
+      !Number.isSafeInteger(ackedSeq) ||
+      ackedSeq < 0
+    ) {
+      this.#failed(`onHello returned a plan for ${plan.runId}/${plan.host} or a bad ackedSeq`, undefined);
+      return;
+    }
+    this.#runId = hello.runId;
+    this.#committed = ackedSeq;
+    this.#state = "welcomed";
+    this.#send({ type: "welcome", protocol: PROTOCOL_VERSION, ackedSeq, plan });
+  }
+
+  #event(envelope: EventEnvelope): void {
+    if (this.#state !== "welcomed") {
+      this.#drop(CLOSE.policy, "event before hello");
+      return;
+    }
+    if (envelope.host !== this.host) {
+      this.#drop(
+        CLOSE.policy,
+        `event about host ${JSON.stringify(envelope.host)} from another host's certificate`,
+      );
+      return;
+    }
+    if (envelope.runId !== this.#runId) {
+      this.#drop(CLOSE.policy, `event of run ${envelope.runId} on a connection of run ${this.#runId}`);
+      return;
+    }
+    if (envelope.seq > this.#committed + 1) {
+      this.#drop(CLOSE.policy, `seq gap: got ${envelope.seq} after ${this.#committed}`);
+      return;
+    }
+    let result: "inserted" | "duplicate";
+    try {
+      result = this.deps.sink.append(envelope);
+    } catch (error) {
+      if (isGroundcrewError(error) && AGENT_FAULT_CODES.includes(error.code)) {
+        this.#drop(CLOSE.policy, `journal refused seq ${envelope.seq}: ${error.code}`);
+      } else {
+        this.#violation(
+          "AGENT_JOURNAL_FAILED",
+          `seq ${envelope.seq} not committed; nothing acked`,
+          error,
+          true,
+        );
+        this.close(CLOSE.internal, "journal unavailable");
+      }
+      return;
+    }
+    this.#committed = Math.max(this.#committed, envelope.seq);
+    this.#send({ type: "ack", runId: this.#runId, seq: this.#committed });
+    if (result === "inserted") {
+      try {
+        this.deps.onEvent(envelope);
+      } catch (cause) {
+        this.deps.report(this.#error("AGENT_CALLBACK_FAILED", "onEvent failed", cause));
+      }
+    }
+  }
+
+  #send(message: ServerMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  /** Protocol violation: report it, then close this connection only. */
+  #drop(code: number, reason: string): void {
+    this.#violation("AGENT_PROTOCOL_VIOLATION", reason);
+    this.close(code, reason);
+  }
+
+  #failed(reason: string, cause: unknown): void {
+    this.deps.report(this.#error("AGENT_CALLBACK_FAILED", reason, cause));
+    this.close(CLOSE.internal, "provisioner error");
+  }
+
+  #violation(code: ErrorCode, reason: string, cause?: unknown, retryable = false): void {
+    this.deps.report(this.#error(code, reason, cause, retryable));
+  }
+
+  #error(code: ErrorCode, reason: string, cause?: unknown, retryable = false): GroundcrewError {
+    return new GroundcrewError(code, `${this.host} (${this.remote}): ${reason}`, {
+      cause,
+      retryable,
+      context: { host: this.host, remote: this.remote, serial: this.serial },
+    });
+  }
+}
+
+/** Calls the handler for a message's type. The map is exhaustive; the cast only joins the union back up. */
+function dispatch<M extends { type: string }>(handlers: Handlers<M>, message: M): void {
+  const handler = handlers[message.type as M["type"]] as (message: M) => void;
+  handler(message);
+}

@@ -1,0 +1,344 @@
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { TLSSocket } from "node:tls";
+import { WebSocketServer, type WebSocket } from "ws";
+import { GroundcrewError } from "../../shared/errors.js";
+import { MAX_FRAME_BYTES, type EventEnvelope } from "../../shared/protocol.js";
+import { AgentConnection, CLOSE, type Hello, type HelloDecision } from "./agent-connection.js";
+import type { JournalSink } from "./journal-sink.js";
+import { checkPeer, type PeerIdentity, type PeerPolicy } from "./peer-identity.js";
+import { refuseUpgrade } from "./upgrade-refusal.js";
+
+export type { Hello, HelloDecision } from "./agent-connection.js";
+
+/** The only path agents connect to. */
+export const AGENT_PATH = "/agent";
+
+export interface AgentServerOptions {
+  /** Address to bind (an agent-reachable address in production, 127.0.0.1 in tests). */
+  readonly host: string;
+  /** 0 picks a free port; see `address()`. */
+  readonly port: number;
+  /** Server certificate and key (secret), and the CA that issued the agents' certificates. */
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string };
+  /** The hosts allowed to connect: a certificate's CN must be one of them. */
+  readonly hosts: ReadonlySet<string> | ((host: string) => boolean);
+  /** Revocation check by serial (e.g. `pki.isRevoked`), consulted on every upgrade. */
+  readonly isRevoked?: (serialHex: string) => boolean;
+  /** Largest frame accepted; larger ones close the connection with 1009. Default MAX_FRAME_BYTES. */
+  readonly maxPayload?: number;
+  /** How often each agent is pinged. Default 5000. */
+  readonly pingIntervalMs?: number;
+  /** An agent silent (no frame, no pong) for longer than this is terminated and reported lost. Default 15000. */
+  readonly deadlineMs?: number;
+  readonly sink: JournalSink;
+  /**
+   * Decides what a host that said hello gets. Synchronous; it must not throw
+   * (a throw closes that connection with 1011 and is reported). The returned
+   * plan must be for the hello's run and host.
+   */
+  readonly onHello: (host: string, hello: Hello) => HelloDecision;
+  /** Each newly committed event (not resends), after its ack was sent. */
+  readonly onEvent?: (envelope: EventEnvelope) => void;
+  /** A welcomed host went silent past the deadline; its connection was terminated. */
+  readonly onHostLost?: (host: string) => void;
+  /** A welcomed host's connection ended, for whatever reason (after `onHostLost` when lost). */
+  readonly onHostDisconnected?: (host: string) => void;
+  /** Refused connections, protocol violations, duplicates, journal and callback failures. Never carries key material. */
+  readonly onAgentError?: (error: GroundcrewError) => void;
+  /** Clock for liveness, in ms. Default Date.now. */
+  readonly now?: () => number;
+}
+
+/**
+ * The provisioner's end of the agent channel. It owns the TLS server (mutual
+ * TLS against our CA) and creates a WebSocket only for an upgrade on
+ * /agent whose verified certificate maps to a known, unrevoked host:
+ * everything else gets 401/403/404 and no WebSocket. Identity comes from the
+ * certificate, never from a message. One live connection per host; a
+ * misbehaving connection is dropped without disturbing the others.
+ */
+export class AgentServer {
+  readonly #https: Server;
+  readonly #wss: WebSocketServer;
+  readonly #policy: PeerPolicy;
+  readonly #pingIntervalMs: number;
+  readonly #deadlineMs: number;
+  readonly #now: () => number;
+  readonly #all = new Set<AgentConnection>();
+  readonly #live = new Map<string, AgentConnection>();
+  readonly #sockets = new Set<Socket>();
+  #ticker: NodeJS.Timeout | undefined;
+  #closed: Promise<void> | undefined;
+  #onDrained: () => void = () => undefined;
+
+  private constructor(private readonly options: AgentServerOptions) {
+    this.#pingIntervalMs = options.pingIntervalMs ?? 5000;
+    this.#deadlineMs = options.deadlineMs ?? 15000;
+    this.#now = options.now ?? Date.now;
+    const hosts = options.hosts;
+    this.#policy = {
+      isKnownHost: typeof hosts === "function" ? hosts : (host) => hosts.has(host),
+      isRevoked: options.isRevoked ?? (() => false),
+    };
+    this.#https = createServer({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: [options.tls.ca],
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: "TLSv1.3",
+      // Nobody gets to hold a socket open without finishing the TLS handshake or the upgrade request.
+      handshakeTimeout: this.#deadlineMs,
+      headersTimeout: this.#deadlineMs,
+      requestTimeout: this.#deadlineMs,
+    });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxPayload ?? MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.#https.on("connection", (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+    });
+    this.#https.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#upgrade(request, socket, head);
+    });
+    this.#https.on("request", (_request, response) => {
+      response.writeHead(426, { Connection: "close", Upgrade: "websocket" }).end();
+    });
+    // With rejectUnauthorized, Node destroys a socket whose certificate fails
+    // verification right after the handshake; the reason is on the socket.
+    this.#https.on("tlsClientError", (error: Error, socket: TLSSocket) => {
+      const verifyError: unknown = socket.authorizationError;
+      const reason =
+        typeof verifyError === "string" ? `client certificate refused: ${verifyError}` : error.message;
+      this.#report(
+        new GroundcrewError("AGENT_TLS_REFUSED", `TLS handshake refused: ${reason}`, {
+          cause: error,
+          context: { remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}` },
+        }),
+      );
+    });
+  }
+
+  /** Starts listening. Rejects when the address cannot be bound. */
+  static async listen(options: AgentServerOptions): Promise<AgentServer> {
+    const server = new AgentServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#https.once("error", reject);
+      server.#https.listen(options.port, options.host, () => {
+        server.#https.off("error", reject);
+        resolve();
+      });
+    });
+    server.#ticker = setInterval(() => {
+      server.#tick();
+    }, server.#pingIntervalMs);
+    server.#ticker.unref();
+    return server;
+  }
+
+  /** The bound address and port. */
+  address(): { host: string; port: number } {
+    const address = this.#https.address() as AddressInfo;
+    return { host: address.address, port: address.port };
+  }
+
+  /** Hosts with a live connection (welcomed or not yet). */
+  liveHosts(): string[] {
+    return [...this.#live.keys()];
+  }
+
+  /**
+   * Cuts `host`'s live session now: from this call on none of its frames is
+   * journaled or acked; it gets `reject REVOKED` and its socket is closed
+   * (destroyed after a short grace). Call `pki.revoke(host)` first so it
+   * cannot come back. Returns whether there was a live session.
+   */
+  revokeLive(host: string): boolean {
+    const connection = this.#live.get(host);
+    if (connection === undefined) return false;
+    this.#live.delete(host);
+    connection.reject("REVOKED", "this agent's certificate was revoked");
+    return true;
+  }
+
+  /** Stops listening, closes every agent connection (1001) and every socket; resolves when all are gone. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= this.#shutDown();
+    return this.#closed;
+  }
+
+  async #shutDown(): Promise<void> {
+    clearInterval(this.#ticker);
+    const stopped = new Promise<void>((resolve) => {
+      this.#https.close(() => {
+        resolve();
+      });
+    });
+    const drained = new Promise<void>((resolve) => {
+      this.#onDrained = resolve;
+      const grace = setTimeout(resolve, this.#closeGraceMs());
+      grace.unref();
+    });
+    for (const connection of this.#all) connection.close(CLOSE.goingAway, "provisioner shutting down");
+    if (this.#all.size === 0) this.#onDrained();
+    await drained;
+    this.#https.closeAllConnections();
+    for (const socket of this.#sockets) socket.destroy();
+    this.#wss.close();
+    await stopped;
+  }
+
+  #closeGraceMs(): number {
+    return Math.min(1000, this.#deadlineMs);
+  }
+
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closed !== undefined) {
+      refuseUpgrade(socket, 503);
+      return;
+    }
+    if (!(socket instanceof TLSSocket)) {
+      refuseUpgrade(socket, 400);
+      return;
+    }
+    if (new URL(request.url ?? "/", "https://agent.invalid").pathname !== AGENT_PATH) {
+      refuseUpgrade(socket, 404);
+      return;
+    }
+    let check: ReturnType<typeof checkPeer>;
+    try {
+      check = checkPeer(socket, this.#policy);
+    } catch (cause) {
+      this.#report(
+        new GroundcrewError("AGENT_CALLBACK_FAILED", "the hosts or isRevoked callback threw", { cause }),
+      );
+      refuseUpgrade(socket, 503);
+      return;
+    }
+    if (!check.ok) {
+      this.#report(
+        new GroundcrewError("AGENT_TLS_REFUSED", `${check.host ?? check.remote}: ${check.reason}`, {
+          context: {
+            remote: check.remote,
+            status: check.status,
+            ...(check.host === undefined ? {} : { host: check.host }),
+          },
+        }),
+      );
+      refuseUpgrade(socket, check.status);
+      return;
+    }
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      this.#accept(ws, check.peer);
+    });
+  }
+
+  #accept(ws: WebSocket, peer: PeerIdentity): void {
+    const connection = new AgentConnection(
+      ws,
+      peer,
+      {
+        sink: this.options.sink,
+        onHello: this.options.onHello,
+        onEvent: (envelope) => this.options.onEvent?.(envelope),
+        report: (error) => {
+          this.#report(error);
+        },
+        now: this.#now,
+        closeGraceMs: this.#closeGraceMs(),
+      },
+      (closed) => {
+        this.#connectionClosed(closed);
+      },
+    );
+    this.#all.add(connection);
+    if (this.#closed !== undefined) {
+      connection.close(CLOSE.goingAway, "provisioner shutting down");
+      return;
+    }
+    // A live connection already silent past the deadline is taken to be dead (the agent
+    // noticed first and redialed); one that is closing is on its way out. Only a
+    // connection that is really alive makes the newcomer a duplicate.
+    const existing = this.#live.get(peer.host);
+    if (existing !== undefined && !existing.closing) {
+      if (this.#now() - existing.lastHeard > this.#deadlineMs) this.#lose(existing);
+      else {
+        this.#report(
+          new GroundcrewError(
+            "AGENT_DUPLICATE",
+            `${peer.host}: a second agent connected from ${peer.remote} while ${existing.remote} is live; refused`,
+            {
+              context: {
+                host: peer.host,
+                remote: peer.remote,
+                liveRemote: existing.remote,
+                serial: peer.serial,
+              },
+            },
+          ),
+        );
+        connection.reject("DUPLICATE_AGENT", "another agent with this host's identity is connected");
+        return;
+      }
+    }
+    this.#live.set(peer.host, connection);
+  }
+
+  #connectionClosed(connection: AgentConnection): void {
+    this.#all.delete(connection);
+    if (this.#all.size === 0) this.#onDrained();
+    if (this.#live.get(connection.host) === connection) this.#live.delete(connection.host);
+    if (connection.runId !== "") this.#callback(() => this.options.onHostDisconnected?.(connection.host));
+  }
+
+  /** Every ping interval: terminate the silent, drop those that never said hello, ping the rest. */
+  #tick(): void {
+    const now = this.#now();
+    for (const connection of this.#all) {
+      if (connection.closing) continue;
+      if (now - connection.lastHeard > this.#deadlineMs) this.#lose(connection);
+      else if (!connection.welcomed && now - connection.openedAt > this.#deadlineMs) {
+        this.#report(
+          new GroundcrewError(
+            "AGENT_PROTOCOL_VIOLATION",
+            `${connection.host}: no hello within ${this.#deadlineMs} ms`,
+            {
+              context: { host: connection.host, remote: connection.remote },
+            },
+          ),
+        );
+        connection.close(CLOSE.policy, "no hello in time");
+      } else connection.ping();
+    }
+  }
+
+  #lose(connection: AgentConnection): void {
+    const wasWelcomed = connection.welcomed;
+    if (this.#live.get(connection.host) === connection) this.#live.delete(connection.host);
+    connection.terminate();
+    if (wasWelcomed) this.#callback(() => this.options.onHostLost?.(connection.host));
+  }
+
+  #callback(call: () => void): void {
+    try {
+      call();
+    } catch (cause) {
+      this.#report(new GroundcrewError("AGENT_CALLBACK_FAILED", "an AgentServer callback threw", { cause }));
+    }
+  }
+
+  #report(error: GroundcrewError): void {
+    try {
+      this.options.onAgentError?.(error);
+    } catch {
+      // A failing reporter must not take the server down with it.
+    }
+  }
+}
