@@ -1,6 +1,9 @@
 import { Command, CommanderError } from "commander";
 import type { Exec, Fs } from "../shared/host-io.js";
 import { VERSION } from "../shared/version.js";
+import { checkPlanCommand } from "./commands/check-plan.js";
+import { runPlanCommand } from "./commands/run-plan.js";
+import { serveCommand } from "./commands/serve.js";
 import { collectFacts } from "./facts/collect.js";
 import { localExec } from "./host/local-exec.js";
 import { localFs } from "./host/local-fs.js";
@@ -14,6 +17,14 @@ export interface AgentCliDeps {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly now?: () => Date;
+  /** Everything on standard input (the plan for check-plan). */
+  readonly readStdin?: () => Promise<string>;
+}
+
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 const localDeps: AgentCliDeps = {
@@ -21,6 +32,7 @@ const localDeps: AgentCliDeps = {
   fs: localFs,
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  readStdin: readProcessStdin,
 };
 
 /**
@@ -54,9 +66,41 @@ export async function main(argv: readonly string[], deps: AgentCliDeps = localDe
       });
       deps.stdout(`${JSON.stringify(facts, null, 2)}\n`);
     });
+  let code = 0;
+  program
+    .command("run")
+    .description("run a plan on this host without a provisioner, printing events as JSON lines")
+    .requiredOption("--plan <file>", "plan JSON file")
+    .option("--state-dir <dir>", "where the ownership ledger lives")
+    .action(async (options: { plan: string; stateDir?: string }) => {
+      code = await runPlanCommand(options.plan, {
+        ...deps,
+        ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
+      });
+    });
+  program
+    .command("check-plan")
+    .description("read a plan on stdin and print what each step's check says (changes nothing)")
+    .option("--state-dir <dir>", "where the ownership ledger lives")
+    .action(async (options: { stateDir?: string }) => {
+      code = await checkPlanCommand({
+        ...deps,
+        readStdin: deps.readStdin ?? readProcessStdin,
+        ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
+      });
+    });
+  program
+    .command("serve")
+    .description(
+      "run as the provisioner's agent (systemd unit): dial back, run the plan, deliver every event",
+    )
+    .requiredOption("--config <file>", "agent config written by the provisioner")
+    .action(async (options: { config: string }) => {
+      code = await serveCommand(options.config, deps);
+    });
   try {
     await program.parseAsync([...argv], { from: "node" });
-    return 0;
+    return code;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     deps.stderr(`${PROGRAM_NAME}: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   SSH_KNOWN_HOSTS_INVALID: "the pinned SSH host keys file is unreadable",
   SSH_COMMAND_FAILED: "a command run over SSH failed",
   SUDO_PASSWORD_MISSING: "sudo needs a password and none was given",
+  AGENT_CONFIG_INVALID: "the agent's config file is missing or malformed",
   AGENT_PUSH_FAILED: "the agent could not be pushed to a host",
   FACTS_UNREADABLE: "a host fact could not be read",
   INVENTORY_INVALID: "the inventory file is not valid",

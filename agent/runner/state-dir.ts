@@ -3,7 +3,7 @@ import { parseFrame } from "../../shared/protocol.js";
 import { StepError } from "./step-error.js";
 
 /** Where the agent keeps its ledger, outboxes and run states unless told otherwise (`--state-dir`). */
-export const DEFAULT_STATE_DIR = "/var/lib/groundcrew-agent";
+export const DEFAULT_STATE_DIR = "/var/lib/groundcrew/agent/state";
 
 /**
  * Parses a JSON file from the state directory with its schema. Throws

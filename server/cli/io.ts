@@ -4,11 +4,14 @@ import { InvalidArgumentError } from "commander";
 export interface CliIo {
   readonly out: (text: string) => void;
   readonly progress: (message: string) => void;
+  /** stdout is a terminal (live redrawn progress); absent means no. */
+  readonly isTTY?: boolean;
 }
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   progress: (message) => process.stderr.write(`${message}\n`),
+  isTTY: process.stdout.isTTY,
 };
 
 /** Validates a machine-count flag: a whole number from 1 to 32. */
@@ -27,4 +30,13 @@ export function parseConcurrency(value: string): number {
     throw new InvalidArgumentError(`expected a whole number from 1 to 256 for --concurrency, got "${value}"`);
   }
   return count;
+}
+
+/** Validates a TCP port flag. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError(`expected a port from 1 to 65535, got "${value}"`);
+  }
+  return port;
 }

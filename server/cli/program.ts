@@ -3,6 +3,8 @@ import { VERSION } from "../../shared/version.js";
 import { registerCheckCommand } from "./commands/check.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerInventoryCommands } from "./commands/inventory.js";
+import { registerJournalCommands } from "./commands/journal.js";
+import { registerUpCommand } from "./commands/up.js";
 import { registerLabCommands } from "./commands/lab.js";
 import type { CliIo } from "./io.js";
 
@@ -18,6 +20,8 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: (text) => process.stderr.write(text) });
   registerCheckCommand(program, io);
+  registerUpCommand(program, io);
+  registerJournalCommands(program, io);
   registerDemoCommand(program, io);
   registerInventoryCommands(program, io);
   registerLabCommands(program, io);

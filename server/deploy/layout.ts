@@ -24,6 +24,8 @@ export function agentUnit(): string {
     `ExecStart=${AGENT_BINARY} serve --config ${AGENT_CONFIG}`,
     "Restart=on-failure",
     "RestartSec=2",
+    // The provisioner refused this agent or run: restarting would only be refused again.
+    "RestartPreventExitStatus=3",
     "",
     "[Install]",
     "WantedBy=multi-user.target",

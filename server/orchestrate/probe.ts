@@ -16,9 +16,14 @@ export async function probeHost(connection: HostConnection, agent: AgentBinary):
   }
   const before = Date.now();
   try {
-    const { facts } = await gatherFacts(connection.session, connection.root, agent);
+    const gathered = await gatherFacts(connection.session, connection.root, agent);
     const midpoint = (before + Date.now()) / 2;
-    return { ok: true, facts, clockSkewMs: Date.parse(facts.collectedAt) - midpoint };
+    return {
+      ok: true,
+      facts: gathered.facts,
+      clockSkewMs: Date.parse(gathered.facts.collectedAt) - midpoint,
+      agentPath: gathered.agent.remotePath,
+    };
   } catch (error) {
     const reason = isGroundcrewError(error) || error instanceof Error ? error.message : String(error);
     return { ok: false, failedAt: "agent", reason };

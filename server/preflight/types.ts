@@ -42,5 +42,5 @@ export interface PreflightHost {
 
 /** What was learned from one host: facts and the clock offset, or why they could not be had. */
 export type HostProbe =
-  | { readonly ok: true; readonly facts: HostFacts; readonly clockSkewMs: number }
+  | { readonly ok: true; readonly facts: HostFacts; readonly clockSkewMs: number; readonly agentPath: string }
   | { readonly ok: false; readonly failedAt: "reach" | "sudo" | "agent"; readonly reason: string };

@@ -3,7 +3,7 @@ import type { HostContext, RegisteredStep, StepProgress } from "../../agent/runn
 import type { Exec, Fs } from "../../shared/host-io.js";
 import type { FakeFs } from "./fake-fs.js";
 
-export const TEST_STATE_DIR = "/var/lib/groundcrew-agent";
+export const TEST_STATE_DIR = "/var/lib/groundcrew/agent/state";
 
 /**
  * Drives one step's check/apply/verify/undo on a fake host the way the

@@ -7,7 +7,7 @@ import { undoRecorded } from "../../agent/ledger/undo.js";
 import { fakeExec } from "../fakes/fake-exec.js";
 import { fakeFs, fsError, type FakeTree } from "../fakes/fake-fs.js";
 
-const STATE = "/var/lib/groundcrew-agent";
+const STATE = "/var/lib/groundcrew/agent/state";
 
 function host(tree: FakeTree = {}) {
   const fs = fakeFs({ "/etc/hostname": "node-1\n", "/var/lib/.keep": "", ...tree });

@@ -7,7 +7,7 @@ import { completionReporter, RunState } from "../../agent/outbox/run-state.js";
 import type { AgentEvent } from "../../shared/protocol.js";
 import { fakeFs, fsError, type FakeFs } from "../fakes/fake-fs.js";
 
-const STATE = "/var/lib/groundcrew-agent";
+const STATE = "/var/lib/groundcrew/agent/state";
 const DIR = `${STATE}/outbox/run-1`;
 const clock = () => new Date("2025-01-02T03:04:05.000Z");
 

@@ -63,13 +63,17 @@ const gpu = {
 describe("preflights", () => {
   it("passes healthy hosts on every check", () => {
     const probes = new Map<string, HostProbe>([
-      ["master", { ok: true, facts: facts(), clockSkewMs: 300 }],
+      [
+        "master",
+        { ok: true, facts: facts(), clockSkewMs: 300, agentPath: "/home/ops/.cache/groundcrew/agent/a" },
+      ],
       [
         "worker2",
         {
           ok: true,
           facts: facts({ hostname: "node2", machineId: "2".repeat(32), gpus: [gpu] }),
           clockSkewMs: -900,
+          agentPath: "/home/ops/.cache/groundcrew/agent/a",
         },
       ],
     ]);
@@ -81,8 +85,16 @@ describe("preflights", () => {
   it("fails duplicate hostnames and machine-ids, naming the other host", () => {
     const same = facts();
     const probes = new Map<string, HostProbe>([
-      ["master", { ok: true, facts: same, clockSkewMs: 0 }],
-      ["worker2", { ok: true, facts: { ...same, gpus: [gpu] }, clockSkewMs: 0 }],
+      ["master", { ok: true, facts: same, clockSkewMs: 0, agentPath: "/home/ops/.cache/groundcrew/agent/a" }],
+      [
+        "worker2",
+        {
+          ok: true,
+          facts: { ...same, gpus: [gpu] },
+          clockSkewMs: 0,
+          agentPath: "/home/ops/.cache/groundcrew/agent/a",
+        },
+      ],
     ]);
     const results = runPreflights([server, worker], probes);
     expect(statusOf(results, "master", "hostname")).toEqual(["fail", "node1 is also on worker2"]);
@@ -104,7 +116,12 @@ describe("preflights", () => {
     });
     const results = runPreflights(
       [server],
-      new Map([["master", { ok: true, facts: bad, clockSkewMs: 120_000 }]]),
+      new Map([
+        [
+          "master",
+          { ok: true, facts: bad, clockSkewMs: 120_000, agentPath: "/home/ops/.cache/groundcrew/agent/a" },
+        ],
+      ]),
     );
     expect(
       Object.fromEntries(results.filter((r) => r.status === "fail").map((r) => [r.check, r.reason])),
@@ -133,9 +150,18 @@ describe("preflights", () => {
             os: { id: "ubuntu", versionId: "23.10", codename: "", prettyName: "Ubuntu 23.10" },
           }),
           clockSkewMs: 5_000,
+          agentPath: "/home/ops/.cache/groundcrew/agent/a",
         },
       ],
-      ["worker2", { ok: true, facts: facts({ hostname: "n2", machineId: "3".repeat(32) }), clockSkewMs: 0 }],
+      [
+        "worker2",
+        {
+          ok: true,
+          facts: facts({ hostname: "n2", machineId: "3".repeat(32) }),
+          clockSkewMs: 0,
+          agentPath: "/home/ops/.cache/groundcrew/agent/a",
+        },
+      ],
     ]);
     const results = runPreflights([server, worker], probes);
     expect(statusOf(results, "master", "gpu")[0]).toBe("warn");

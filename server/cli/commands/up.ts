@@ -1,0 +1,123 @@
+import type { Command } from "commander";
+import { terminalSafe } from "../../../shared/terminal-safe.js";
+import { locateAgentBinary } from "../../agent-binary.js";
+import { loadInventory } from "../../inventory/load.js";
+import { dryRun, up, type UpResult } from "../../orchestrate/up.js";
+import { KnownHosts } from "../../ssh/known-hosts.js";
+import { stateDirPath } from "../../state-dir.js";
+import { parseConcurrency, parsePort, type CliIo } from "../io.js";
+import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
+import { renderCheckReport } from "../render-check.js";
+
+export const DEFAULT_AGENT_PORT = 7443;
+
+export interface UpFlags {
+  readonly inventory: string;
+  readonly dryRun?: boolean;
+  readonly acceptNewHostKeys?: boolean;
+  readonly concurrency: string;
+  readonly port?: string;
+  readonly hostGrace: string;
+  readonly json?: boolean;
+}
+
+export function registerUpCommand(program: Command, io: CliIo): void {
+  program
+    .command("up")
+    .description("provision every host of the inventory; progress streams live into the journal")
+    .requiredOption("-i, --inventory <file>", "inventory (YAML, or an Ansible INI inventory)")
+    .option("--dry-run", "run `check` and each step's own check; print what would change; change nothing")
+    .option("--accept-new-host-keys", "pin the SSH host key of hosts seen for the first time")
+    .option("--concurrency <n>", "hosts worked on at once", "10")
+    .option(
+      "--port <port>",
+      `port agents dial back to (default: inventory provisioner.port, else ${DEFAULT_AGENT_PORT})`,
+    )
+    .option(
+      "--host-grace <seconds>",
+      "how long a host may be out of contact (e.g. rebooting) before it is lost",
+      "180",
+    )
+    .option("--json", "print events as JSON lines")
+    .action(async (flags: UpFlags) => {
+      const ok = await runUpCommand(flags, io);
+      if (!ok) process.exitCode = 1;
+    });
+}
+
+/** Resolves true when every host succeeded (or, for --dry-run, when the checks passed). */
+export async function runUpCommand(flags: UpFlags, io: CliIo): Promise<boolean> {
+  const inventory = await loadInventory(flags.inventory);
+  const names = inventory.hosts.map((host) => host.name);
+  const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
+  const view = new ProgressView(names, { write: io.out }, mode);
+  const common = {
+    inventory,
+    stateDir: stateDirPath(),
+    agent: await locateAgentBinary(),
+    knownHosts: await KnownHosts.open(stateDirPath()),
+    acceptNewHostKeys: flags.acceptNewHostKeys === true,
+    concurrency: parseConcurrency(flags.concurrency),
+    reporter: {
+      phase: (host: string, text: string, state?: "running" | "failed" | "lost") => {
+        view.phase(host, text, state);
+      },
+      event: (envelope: Parameters<ProgressView["event"]>[0]) => {
+        view.event(envelope);
+      },
+      note: (text: string) => {
+        io.progress(terminalSafe(text));
+      },
+    },
+  };
+  if (flags.dryRun === true) return report(await dryRun(common), names, io);
+  const controller = new AbortController();
+  const interrupt = (): void => {
+    io.progress("interrupted: the agents keep working; run `up` again to resume");
+    controller.abort();
+  };
+  process.once("SIGINT", interrupt);
+  try {
+    const result = await up({
+      ...common,
+      port:
+        flags.port !== undefined ? parsePort(flags.port) : (inventory.provisioner.port ?? DEFAULT_AGENT_PORT),
+      hostGraceMs: Number(flags.hostGrace) * 1000,
+      signal: controller.signal,
+    });
+    view.close();
+    return report(result, names, io);
+  } finally {
+    process.removeListener("SIGINT", interrupt);
+  }
+}
+
+function report(result: UpResult, names: readonly string[], io: CliIo): boolean {
+  switch (result.kind) {
+    case "checks-failed":
+      io.out(renderCheckReport(names, result.results));
+      io.out("nothing was changed: fix the failed checks and run again\n");
+      return false;
+    case "dry-run":
+      for (const [host, steps] of result.plans) {
+        const changes = steps.filter((step) => !step.done);
+        io.out(
+          `${terminalSafe(host)}: ${changes.length === 0 ? "no changes" : `${changes.length} step(s) would change`}\n`,
+        );
+        for (const step of steps) {
+          io.out(`  ${step.done ? "ok  " : "would"} ${step.stepId}: ${terminalSafe(step.reason)}\n`);
+        }
+      }
+      return true;
+    case "ran": {
+      const failed = [...result.outcomes].filter(([, outcome]) => outcome !== "succeeded");
+      io.out(
+        failed.length === 0
+          ? `run ${result.runId}: all ${result.outcomes.size} host(s) succeeded\n`
+          : `run ${result.runId}: ${failed.map(([host, outcome]) => `${terminalSafe(host)} ${outcome}`).join(", ")}\n` +
+              `see: groundcrew status --run ${result.runId}; groundcrew logs HOST --run ${result.runId}\n`,
+      );
+      return failed.length === 0;
+    }
+  }
+}

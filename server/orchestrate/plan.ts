@@ -1,0 +1,43 @@
+import { randomBytes } from "node:crypto";
+import type { Plan, PlanStep } from "../../shared/protocol.js";
+import type { InventoryHost } from "../inventory/types.js";
+
+/** Host preparation (step catalog §1), in order. Every host gets it. */
+export function hostPreparation(): PlanStep[] {
+  return [
+    { id: "host.swap-off", title: "Turn swap off (policy; k3s tolerates swap)", params: {} },
+    { id: "host.kernel-modules", title: "Load overlay and br_netfilter, now and at boot", params: {} },
+    {
+      id: "host.sysctl",
+      title: "Set kernel parameters for k3s (forwarding, bridge netfilter)",
+      params: { ipv6: false },
+    },
+  ];
+}
+
+/** The plan one host runs in one run. */
+export function planFor(runId: string, host: InventoryHost, action: Plan["action"] = "apply"): Plan {
+  return { runId, host: host.name, action, steps: hostPreparation() };
+}
+
+/** A run id that sorts by start time: r20261121-120000-ab12. */
+export function newRunId(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `r${stamp}-${randomBytes(2).toString("hex")}`;
+}
+
+/**
+ * Orchestration order (DESIGN.md): the depot, the first server, the other
+ * servers, then the workers. Hosts in one phase work in parallel.
+ */
+export function phases(hosts: readonly InventoryHost[]): InventoryHost[][] {
+  const servers = hosts.filter((host) => host.role === "server");
+  const depot = hosts.filter((host) => host.depot);
+  const first = servers
+    .filter((host) => !host.depot)
+    .slice(0, depot.some((host) => host.role === "server") ? 0 : 1);
+  const placed = new Set([...depot, ...first].map((host) => host.name));
+  const otherServers = servers.filter((host) => !placed.has(host.name));
+  const workers = hosts.filter((host) => host.role === "worker" && !placed.has(host.name));
+  return [depot, first, otherServers, workers].filter((phase) => phase.length > 0);
+}

@@ -1,0 +1,80 @@
+import type { EventEnvelope } from "../../shared/protocol.js";
+
+export type HostOutcome = "succeeded" | "failed" | "lost";
+
+/**
+ * Knows when a run is over: every host has journaled run.finished, or has
+ * been away (never connected, or disconnected) longer than its grace period.
+ * A host that comes back within the grace (a reboot) is simply running again.
+ */
+export class RunTracker {
+  readonly #outcomes = new Map<string, HostOutcome>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #waiting: Set<string>;
+  #resolve: () => void = () => undefined;
+  readonly done: Promise<ReadonlyMap<string, HostOutcome>>;
+
+  constructor(
+    hosts: readonly string[],
+    private readonly graceMs: number,
+    private readonly onLost: (host: string) => void,
+  ) {
+    this.#waiting = new Set(hosts);
+    this.done = new Promise((resolve) => {
+      this.#resolve = () => {
+        resolve(this.#outcomes);
+      };
+    });
+    if (this.#waiting.size === 0) this.#resolve();
+  }
+
+  /** Records a host's outcome from an already-finished run (resume). */
+  settled(host: string, outcome: HostOutcome): void {
+    this.#finish(host, outcome);
+  }
+
+  /** The host is expected to connect (agent started): it has graceMs to say hello. */
+  expect(host: string): void {
+    this.#arm(host);
+  }
+
+  connected(host: string): void {
+    const timer = this.#timers.get(host);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#timers.delete(host);
+  }
+
+  disconnected(host: string): void {
+    if (this.#waiting.has(host)) this.#arm(host);
+  }
+
+  event(envelope: EventEnvelope): void {
+    if (envelope.event.kind === "run.finished") {
+      this.#finish(envelope.host, envelope.event.outcome === "succeeded" ? "succeeded" : "failed");
+    }
+  }
+
+  /** Ends the wait for every host still out (e.g. on interrupt), marking them lost. */
+  abandon(): void {
+    for (const host of [...this.#waiting]) this.#finish(host, "lost");
+  }
+
+  #arm(host: string): void {
+    const previous = this.#timers.get(host);
+    if (previous !== undefined) clearTimeout(previous);
+    this.#timers.set(
+      host,
+      setTimeout(() => {
+        this.onLost(host);
+        this.#finish(host, "lost");
+      }, this.graceMs),
+    );
+  }
+
+  #finish(host: string, outcome: HostOutcome): void {
+    if (!this.#waiting.delete(host)) return;
+    this.connected(host);
+    this.#outcomes.set(host, outcome);
+    if (this.#waiting.size === 0) this.#resolve();
+  }
+}

@@ -1,0 +1,234 @@
+import path from "node:path";
+import { GroundcrewError } from "../../shared/errors.js";
+import { PROTOCOL_VERSION, type EventEnvelope, type Plan } from "../../shared/protocol.js";
+import { AGENT_STATE_DIR } from "../deploy/layout.js";
+import { AGENT_TLS_FILES, installAgent } from "../deploy/install-agent.js";
+import type { InventoryHost, Inventory } from "../inventory/types.js";
+import { Journal } from "../journal/index.js";
+import { Pki } from "../pki/pki.js";
+import type { CheckResult } from "../preflight/types.js";
+import type { AgentBinary } from "../ssh/push-agent.js";
+import type { KnownHosts } from "../ssh/known-hosts.js";
+import { AGENT_PATH, AgentServer } from "../ws/agent-server.js";
+import { checkFleet, closeAll } from "./check-fleet.js";
+import { dryRunHost } from "./dry-run.js";
+import type { HostConnection } from "./host-session.js";
+import { newRunId, phases, planFor } from "./plan.js";
+import { mapLimit } from "./pool.js";
+import { agentServes, unfinishedRun } from "./resume.js";
+import { RunTracker, type HostOutcome } from "./run-tracker.js";
+import type { StepCheck } from "../../agent/commands/check-plan.js";
+
+/** Where `up` reports to; the CLI renders it (live lines, plain lines or JSON). */
+export interface UpReporter {
+  phase(host: string, text: string, state?: "running" | "failed" | "lost"): void;
+  event(envelope: EventEnvelope): void;
+  note(text: string): void;
+}
+
+export interface UpOptions {
+  readonly inventory: Inventory;
+  readonly stateDir: string;
+  readonly agent: AgentBinary;
+  readonly knownHosts: KnownHosts;
+  readonly acceptNewHostKeys: boolean;
+  readonly concurrency: number;
+  /** Port the provisioner listens on for agents (stable, so agents find a restarted provisioner). */
+  readonly port: number;
+  /** How long a host may be away (not yet connected, or disconnected) before it is lost. */
+  readonly hostGraceMs: number;
+  readonly reporter: UpReporter;
+  readonly signal?: AbortSignal;
+}
+
+export type UpResult =
+  | { readonly kind: "checks-failed"; readonly results: readonly CheckResult[] }
+  | { readonly kind: "dry-run"; readonly plans: ReadonlyMap<string, readonly StepCheck[]> }
+  | {
+      readonly kind: "ran";
+      readonly runId: string;
+      readonly resumed: boolean;
+      readonly outcomes: ReadonlyMap<string, HostOutcome>;
+    };
+
+export function journalPath(stateDir: string): string {
+  return path.join(stateDir, "journal.db");
+}
+
+/**
+ * `up --dry-run`: `check`, then each step's own check through the agent.
+ * Nothing is written anywhere but the agent's cache.
+ */
+export async function dryRun(options: Omit<UpOptions, "port" | "hostGraceMs" | "signal">): Promise<UpResult> {
+  const check = await checkFleet(options.inventory, options);
+  try {
+    if (check.failed) return { kind: "checks-failed", results: check.results };
+    const plans = new Map<string, readonly StepCheck[]>();
+    for (const host of options.inventory.hosts) {
+      const probe = check.probes.get(host.name);
+      const connection = check.connections.get(host.name);
+      if (probe?.ok !== true || connection === undefined) continue;
+      plans.set(host.name, await dryRunHost(connection, probe.agentPath, planFor("dry-run", host)));
+    }
+    return { kind: "dry-run", plans };
+  } finally {
+    closeAll(check.connections);
+  }
+}
+
+/**
+ * `up`: read and validate everything (inventory, hosts, preflights) before
+ * changing anything; then PKI, the agent server, the agents as systemd units
+ * (phase by phase, bounded parallelism), and wait until every host's
+ * run.finished is journaled or the host is lost. An unfinished run of the
+ * same inventory (provisioner killed) is resumed, not restarted.
+ * Throws JOURNAL_IN_USE when another groundcrew holds the journal.
+ */
+export async function up(options: UpOptions): Promise<UpResult> {
+  const { inventory, reporter } = options;
+  const journal = Journal.open(journalPath(options.stateDir));
+  let check: Awaited<ReturnType<typeof checkFleet>> | undefined;
+  let server: AgentServer | undefined;
+  try {
+    check = await checkFleet(inventory, options);
+    if (check.failed) return { kind: "checks-failed", results: check.results };
+    const names = inventory.hosts.map((host) => host.name);
+    const previous = unfinishedRun(journal, inventory.file, names);
+    const runId = previous?.id ?? newRunId();
+    if (previous === undefined) {
+      journal.startRun({ id: runId, action: "apply", inventory: inventory.file, hosts: names });
+    } else {
+      reporter.note(`resuming run ${runId}: its provisioner stopped before the run ended`);
+    }
+    const plans = new Map<string, Plan>(inventory.hosts.map((host) => [host.name, planFor(runId, host)]));
+    const tracker = new RunTracker(names, options.hostGraceMs, (host) => {
+      journal.markHostLost(runId, host, `no contact for ${Math.round(options.hostGraceMs / 1000)} s`);
+      reporter.phase(host, "lost: the agent did not report in time", "lost");
+    });
+    for (const status of previous === undefined ? [] : journal.hostStatus(runId)) {
+      if (status.state === "succeeded" || status.state === "failed")
+        tracker.settled(status.host, status.state);
+    }
+
+    const pki = await Pki.open(options.stateDir);
+    await pki.ensureCa();
+    const connections = check.connections;
+    const addresses = [
+      ...new Set([...connections.values()].map((connection) => connection.session.localAddress)),
+    ];
+    const tls = await pki.issueServerCert(addresses);
+    server = await AgentServer.listen({
+      host: "0.0.0.0",
+      port: options.port,
+      tls: { cert: tls.certPem, key: tls.keyPem, ca: tls.caPem },
+      hosts: new Set(names),
+      isRevoked: (serial) => pki.isRevoked(serial),
+      sink: journal,
+      onHello: (host, hello) => {
+        if (hello.protocol !== PROTOCOL_VERSION) {
+          return { reject: "PROTOCOL_MISMATCH", message: `provisioner speaks protocol ${PROTOCOL_VERSION}` };
+        }
+        const plan = plans.get(host);
+        if (hello.runId !== runId || plan === undefined) {
+          return { reject: "UNKNOWN_RUN", message: `run ${hello.runId} is not the current run` };
+        }
+        tracker.connected(host);
+        return { plan, ackedSeq: journal.lastSeq(runId, host) };
+      },
+      onEvent: (envelope) => {
+        reporter.event(envelope);
+        tracker.event(envelope);
+      },
+      onHostDisconnected: (host) => {
+        tracker.disconnected(host);
+      },
+      onHostLost: (host) => {
+        tracker.disconnected(host);
+      },
+      onAgentError: (error) => {
+        reporter.note(`agent error: ${error.message}`);
+      },
+    });
+    const abort = (): void => {
+      tracker.abandon();
+    };
+    options.signal?.addEventListener("abort", abort, { once: true });
+
+    const port = server.address().port;
+    for (const phase of phases(inventory.hosts)) {
+      await mapLimit(phase, options.concurrency, async (host) => {
+        const connection = connections.get(host.name);
+        if (connection === undefined) return;
+        await startAgent(host, connection, {
+          runId,
+          port,
+          pki,
+          options,
+          tracker,
+          resumed: previous !== undefined,
+        });
+      });
+    }
+    const outcomes = await tracker.done;
+    options.signal?.removeEventListener("abort", abort);
+    const failed = [...outcomes.values()].some((outcome) => outcome !== "succeeded");
+    journal.finishRun(
+      runId,
+      options.signal?.aborted === true ? "interrupted" : failed ? "failed" : "succeeded",
+    );
+    return { kind: "ran", runId, resumed: previous !== undefined, outcomes };
+  } finally {
+    await server?.close();
+    if (check !== undefined) closeAll(check.connections);
+    journal.close();
+  }
+}
+
+interface StartContext {
+  readonly runId: string;
+  readonly port: number;
+  readonly pki: Pki;
+  readonly options: UpOptions;
+  readonly tracker: RunTracker;
+  readonly resumed: boolean;
+}
+
+/** Starts (or, on resume, leaves running) one host's agent; a failure marks that host failed, not the run aborted. */
+async function startAgent(
+  host: InventoryHost,
+  connection: HostConnection,
+  context: StartContext,
+): Promise<void> {
+  const { reporter } = context.options;
+  try {
+    if (context.resumed && (await agentServes(connection, context.runId))) {
+      reporter.phase(host.name, "agent still running: waiting for it to report");
+      context.tracker.expect(host.name);
+      return;
+    }
+    reporter.phase(host.name, "installing the agent");
+    const identity = await context.pki.issueHostCert(host.name);
+    const installed = await installAgent(
+      connection,
+      context.options.agent,
+      { caPem: identity.caPem, certPem: identity.certPem, keyPem: identity.keyPem },
+      {
+        host: host.name,
+        runId: context.runId,
+        servers: [`wss://${connection.session.localAddress}:${context.port}${AGENT_PATH}`],
+        tls: AGENT_TLS_FILES,
+        stateDir: AGENT_STATE_DIR,
+      },
+    );
+    reporter.phase(
+      host.name,
+      `agent started${installed.binaryChanged ? " (new build sent)" : ""}: waiting for it to dial back`,
+    );
+    context.tracker.expect(host.name);
+  } catch (error) {
+    const message =
+      error instanceof GroundcrewError || error instanceof Error ? error.message : String(error);
+    reporter.phase(host.name, `FAILED to start the agent: ${message}`, "failed");
+    context.tracker.settled(host.name, "failed");
+  }
+}
