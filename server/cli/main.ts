@@ -9,6 +9,12 @@ function printable(message: string): string {
   return message.split("\n").map(terminalSafe).join("\n");
 }
 
+// A closed pipe (`groundcrew logs | head`) ends the output, not the process with a stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 createProgram(processIo)
   .parseAsync(process.argv)
   .catch((error: unknown) => {

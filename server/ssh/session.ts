@@ -75,7 +75,13 @@ export class SshSession implements Exec {
           },
         });
     });
-    if (presented !== undefined) await target.hostKeys.confirmed?.(presented);
+    try {
+      if (presented !== undefined) await target.hostKeys.confirmed?.(presented);
+    } catch (error) {
+      client.end();
+      socket.destroy();
+      throw error;
+    }
     return new SshSession(target, client, socket.localAddress ?? "");
   }
 

@@ -1,80 +1,55 @@
 import type { Command } from "commander";
-import { terminalSafe } from "../../../shared/terminal-safe.js";
-import { locateAgentBinary } from "../../agent-binary.js";
-import { withSudo } from "../../../shared/with-sudo.js";
-import { gatherFacts, type GatheredFacts } from "../../facts/gather.js";
-import { startLab, type Lab, type LabMachine } from "../../lab/lab.js";
-import { keyBlobFromLine, pinnedKeys } from "../../ssh/host-key.js";
-import { SshSession } from "../../ssh/session.js";
+import { removeDemoLab, ensureDemoLab } from "../../demo/demo-lab.js";
+import { stateDirPath } from "../../state-dir.js";
 import { parseMachineCount, type CliIo } from "../io.js";
-import { renderTable } from "../table.js";
+import { runCheckCommand } from "./check.js";
+import { runUpCommand } from "./up.js";
 
 /**
- * `groundcrew demo`: the main job on the built-in lab. Today it starts the
- * lab, pushes the agent to every machine over SSH and prints their facts;
- * it grows with the pipeline (check, up, reset) as those land.
+ * `groundcrew demo`: the main job on the built-in lab. Starts (or reuses) a
+ * lab of air-gapped machines, writes its inventory, runs `check` and `up`
+ * against it, and leaves it running to explore; `--down` removes it.
  */
 export function registerDemoCommand(program: Command, io: CliIo): void {
   program
     .command("demo")
-    .description("run groundcrew against a built-in lab of air-gapped machines (needs Docker)")
+    .description("start a lab of air-gapped machines (needs Docker), then run check and up against it")
     .option("-n, --machines <count>", "number of lab machines (1-32)", "3")
-    .option("--keep", "leave the lab running afterwards (remove it with `groundcrew lab down`)")
-    .action(async (options: { machines: string; keep?: boolean }) => {
-      const agent = await locateAgentBinary();
-      const lab = await startLab({
-        machines: parseMachineCount(options.machines),
-        detached: options.keep === true,
-        onProgress: io.progress,
-      });
-      try {
-        const results = await Promise.all(lab.machines.map((machine) => factsOf(lab, machine, agent)));
-        io.out(`${factsTable(lab, results)}\n`);
-        if (options.keep === true)
-          io.out(`lab ${lab.id} kept; remove it with: groundcrew lab down ${lab.id}\n`);
-      } finally {
-        if (options.keep !== true) await lab.stop();
+    .option("--down", "remove the demo lab")
+    .option("--json", "print up's events as JSON lines")
+    .action(async (options: { machines: string; down?: boolean; json?: boolean }) => {
+      const stateDir = stateDirPath();
+      if (options.down === true) {
+        io.out((await removeDemoLab(stateDir)) ? "demo lab removed\n" : "no demo lab\n");
+        return;
       }
+      const demo = await ensureDemoLab(stateDir, parseMachineCount(options.machines), io.progress);
+      io.out(`inventory: ${demo.inventoryFile}\n\n$ groundcrew check -i ${demo.inventoryFile}\n`);
+      if (await runCheckCommand({ inventory: demo.inventoryFile, concurrency: "10" }, io)) {
+        process.exitCode = 1;
+        return;
+      }
+      io.out(`\n$ groundcrew up -i ${demo.inventoryFile}\n`);
+      const ok = await runUpCommand(
+        {
+          inventory: demo.inventoryFile,
+          concurrency: "10",
+          hostGrace: "180",
+          ...(options.json ? { json: true } : {}),
+        },
+        io,
+      );
+      if (!ok) process.exitCode = 1;
+      io.out(
+        [
+          "",
+          "The lab stays up. Try:",
+          "  groundcrew status            per-host state of the run",
+          "  groundcrew logs node2        every event node2 reported",
+          `  groundcrew up -i ${demo.inventoryFile}   again: every step is skipped`,
+          "  groundcrew demo --down       remove the lab",
+          "",
+        ].join("\n"),
+      );
     });
-}
-
-async function factsOf(
-  lab: Lab,
-  machine: LabMachine,
-  agent: Awaited<ReturnType<typeof locateAgentBinary>>,
-): Promise<GatheredFacts> {
-  const session = await SshSession.connect({
-    name: machine.name,
-    host: machine.address,
-    username: lab.user,
-    privateKey: lab.privateKey,
-    hostKeys: pinnedKeys(machine.hostKeys.map(keyBlobFromLine)),
-  });
-  try {
-    return await gatherFacts(session, withSudo(session), agent);
-  } finally {
-    session.close();
-  }
-}
-
-function factsTable(lab: Lab, results: readonly GatheredFacts[]): string {
-  const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-  return renderTable(
-    ["machine", "address", "os", "kernel", "arch", "cpus", "memory", "gpus", "systemd", "agent"],
-    results.map(({ facts, agent }, index) => {
-      const machine = lab.machines[index];
-      return [
-        facts.hostname,
-        machine?.address ?? "",
-        `${facts.os.id} ${facts.os.versionId}`,
-        facts.kernel.release,
-        facts.arch,
-        String(facts.cpu.count),
-        gib(facts.memory.totalBytes),
-        String(facts.gpus.length),
-        facts.systemd.pid1 ? "pid 1" : "no",
-        agent.uploaded ? "pushed" : "present",
-      ].map(terminalSafe);
-    }),
-  );
 }
