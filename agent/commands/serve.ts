@@ -52,7 +52,7 @@ export async function serveCommand(configFile: string, deps: ServeDeps): Promise
       onWelcome: (welcome) => {
         if (welcome.protocol !== PROTOCOL_VERSION || !planFits(welcome.plan, config)) {
           deps.stderr("groundcrew-agent: the provisioner sent a plan for another host or run\n");
-          client.close();
+          void client.close();
           resolve(EXIT_REFUSED);
           return;
         }
@@ -62,14 +62,14 @@ export async function serveCommand(configFile: string, deps: ServeDeps): Promise
         started = true;
         void execute(welcome.plan).catch((error: unknown) => {
           deps.stderr(`groundcrew-agent: ${error instanceof Error ? error.message : String(error)}\n`);
-          client.close();
+          void client.close();
           resolve(1);
         });
       },
       onAck: (seq) => {
         void outbox.ack(seq).then(() => {
           if (finished && outbox.ackedSeq >= outbox.lastSeq) {
-            client.close();
+            void client.close();
             resolve(0);
           }
         });
@@ -98,7 +98,7 @@ export async function serveCommand(configFile: string, deps: ServeDeps): Promise
       await fs.writeFileAtomic(doneMarker, "", 0o600);
       finished = true;
       if (outbox.ackedSeq >= outbox.lastSeq) {
-        client.close();
+        void client.close();
         resolve(0);
       }
     };

@@ -113,9 +113,9 @@ export async function up(options: UpOptions): Promise<UpResult> {
     const pki = await Pki.open(options.stateDir);
     await pki.ensureCa();
     const connections = check.connections;
-    const addresses = [
-      ...new Set([...connections.values()].map((connection) => connection.session.localAddress)),
-    ];
+    const dialAddress = (connection: HostConnection): string =>
+      inventory.provisioner.address ?? connection.session.localAddress;
+    const addresses = [...new Set([...connections.values()].map(dialAddress))];
     const tls = await pki.issueServerCert(addresses);
     server = await AgentServer.listen({
       host: "0.0.0.0",
@@ -161,7 +161,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
         if (connection === undefined) return;
         await startAgent(host, connection, {
           runId,
-          port,
+          url: `wss://${dialAddress(connection)}:${port}${AGENT_PATH}`,
           pki,
           options,
           tracker,
@@ -186,7 +186,8 @@ export async function up(options: UpOptions): Promise<UpResult> {
 
 interface StartContext {
   readonly runId: string;
-  readonly port: number;
+  /** Where this host's agent dials: the provisioner as the host sees it (SSH local address, or the inventory's override). */
+  readonly url: string;
   readonly pki: Pki;
   readonly options: UpOptions;
   readonly tracker: RunTracker;
@@ -215,7 +216,7 @@ async function startAgent(
       {
         host: host.name,
         runId: context.runId,
-        servers: [`wss://${connection.session.localAddress}:${context.port}${AGENT_PATH}`],
+        servers: [context.url],
         tls: AGENT_TLS_FILES,
         stateDir: AGENT_STATE_DIR,
       },

@@ -1,16 +1,22 @@
 import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { VERSION } from "../../shared/version.js";
 
 const run = promisify(execFile);
 const cli = path.resolve("dist", "server", "cli", "main.js");
+let stateDir = "";
 
 /** Runs the compiled CLI the way a user does: plain Node, its own ESM loader, no test transforms. */
 function groundcrew(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [cli, ...args], { maxBuffer: 1 << 22 });
+  return run(process.execPath, [cli, ...args], {
+    maxBuffer: 1 << 22,
+    env: { ...process.env, GROUNDCREW_STATE_DIR: stateDir },
+  });
 }
 
 const labDescription = z.object({
@@ -21,6 +27,13 @@ const labDescription = z.object({
 });
 
 describe("the compiled groundcrew CLI", () => {
+  beforeAll(async () => {
+    stateDir = await mkdtemp(path.join(tmpdir(), "groundcrew-cli-"));
+  });
+  afterAll(async () => {
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
   it("prints its version and help", async () => {
     expect((await groundcrew("--version")).stdout).toBe(`${VERSION}\n`);
     const help = (await groundcrew("--help")).stdout;
@@ -28,12 +41,19 @@ describe("the compiled groundcrew CLI", () => {
     expect(help).toContain("demo");
   });
 
-  it("runs the demo on a one-machine lab and cleans up", async () => {
-    const { stdout, stderr } = await groundcrew("demo", "-n", "1");
-    expect(stdout).toMatch(/^machine\s+address\s+os/m);
-    expect(stdout).toMatch(/^node1\s+\S+\s+debian 12\s.*\s+pid 1\s+pushed$/m);
-    const id = /starting lab ([0-9a-f]+)/.exec(stderr)?.[1];
+  it("demo: a lab, its inventory, check and up; again: all skipped; --down removes it", async () => {
+    const first = await groundcrew("demo", "-n", "2");
+    expect(first.stdout).toMatch(/^\$ groundcrew check -i \S+inventory\.ini$/m);
+    expect(first.stdout).toContain("all 2 host(s) ready");
+    expect(first.stdout).toMatch(/run r[0-9a-f-]+: all 2 host\(s\) succeeded/);
+    const id = /starting lab ([0-9a-f]+)/.exec(first.stderr)?.[1];
     expect(id).toBeDefined();
+
+    const again = await groundcrew("demo");
+    expect(again.stderr).toContain(`reusing demo lab ${id ?? ""}`);
+    expect(again.stdout.match(/run succeeded: 0 succeeded, 3 skipped, 0 failed/g)).toHaveLength(2);
+
+    expect((await groundcrew("demo", "--down")).stdout).toBe("demo lab removed\n");
     expect((await groundcrew("lab", "list")).stdout).not.toContain(id);
   });
 

@@ -26,7 +26,7 @@ describe("check and up on a 3-machine lab (Ansible INI inventory, non-root sudo 
     const env = { ...process.env, GROUNDCREW_STATE_DIR: stateDir };
     return run(process.execPath, [cli, ...args], { env, maxBuffer: 1 << 24 }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => error,
+      (error: unknown) => error as { code: number; stdout: string; stderr: string },
     );
   };
 

@@ -108,8 +108,16 @@ export function registerJournalCommands(program: Command, io: CliIo): void {
           return;
         }
         const stream = createWriteStream(flags.output, { mode: 0o600, flags: "wx" });
-        const count = journal.exportRun(run.id, (line) => stream.write(line));
-        await new Promise<void>((resolve, reject) => stream.end(() => resolve()).once("error", reject));
+        const count = journal.exportRun(run.id, (line) => {
+          stream.write(line);
+        });
+        await new Promise<void>((resolve, reject) =>
+          stream
+            .end(() => {
+              resolve();
+            })
+            .once("error", reject),
+        );
         io.progress(`${count} events written to ${flags.output}`);
       } finally {
         journal.close();
