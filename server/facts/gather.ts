@@ -1,7 +1,7 @@
 import { GroundcrewError } from "../../shared/errors.js";
 import { hostFactsSchema, type HostFacts } from "../../shared/facts.js";
 import type { Exec } from "../../shared/host-io.js";
-import { pushAgent, type AgentBinary, type PushedAgent } from "../ssh/push-agent.js";
+import { pushAgent, type AgentBinary, type PushedAgent, type TransferProgress } from "../ssh/push-agent.js";
 import type { SshSession } from "../ssh/session.js";
 
 export interface GatheredFacts {
@@ -19,9 +19,10 @@ export async function gatherFacts(
   session: SshSession,
   root: Exec,
   agent: AgentBinary,
+  onTransfer?: TransferProgress,
 ): Promise<GatheredFacts> {
   const host = session.target.name;
-  const pushed = await pushAgent(session, agent);
+  const pushed = await pushAgent(session, agent, onTransfer);
   const result = await root.run([pushed.remotePath, "facts"], { timeoutMs: 60_000 });
   if (result.code !== 0) {
     throw new GroundcrewError(

@@ -11,6 +11,8 @@ export interface CheckOptions extends ConnectOptions {
   readonly concurrency: number;
   /** Called as each host is reached and probed, for live progress. */
   readonly onProbed?: (host: string, probe: HostProbe) => void;
+  /** The agent being sent to a host that lacks this build (bytes so far, total). */
+  readonly onTransfer?: (host: string, bytesDone: number, bytesTotal: number) => void;
 }
 
 export interface FleetCheck {
@@ -38,7 +40,9 @@ export async function checkFleet(inventory: Inventory, options: CheckOptions): P
     try {
       const connection = await connectHost(host, options);
       connections.set(host.name, connection);
-      probe = await probeHost(connection, options.agent);
+      probe = await probeHost(connection, options.agent, (done, total) =>
+        options.onTransfer?.(host.name, done, total),
+      );
     } catch (error) {
       probe = {
         ok: false,

@@ -23,6 +23,8 @@ import type { StepCheck } from "../../agent/commands/check-plan.js";
 export interface UpReporter {
   phase(host: string, text: string, state?: "running" | "failed" | "lost"): void;
   event(envelope: EventEnvelope): void;
+  /** Bytes of the agent sent to a host so far. */
+  transfer(host: string, bytesDone: number, bytesTotal: number): void;
   note(text: string): void;
 }
 
@@ -60,7 +62,12 @@ export function journalPath(stateDir: string): string {
  * Nothing is written anywhere but the agent's cache.
  */
 export async function dryRun(options: Omit<UpOptions, "port" | "hostGraceMs" | "signal">): Promise<UpResult> {
-  const check = await checkFleet(options.inventory, options);
+  const check = await checkFleet(options.inventory, {
+    ...options,
+    onTransfer: (host, done, total) => {
+      options.reporter.transfer(host, done, total);
+    },
+  });
   try {
     if (check.failed) return { kind: "checks-failed", results: check.results };
     const plans = new Map<string, readonly StepCheck[]>();
@@ -90,7 +97,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
   let check: Awaited<ReturnType<typeof checkFleet>> | undefined;
   let server: AgentServer | undefined;
   try {
-    check = await checkFleet(inventory, options);
+    check = await checkFleet(inventory, {
+      ...options,
+      onTransfer: (host, done, total) => {
+        reporter.transfer(host, done, total);
+      },
+    });
     if (check.failed) return { kind: "checks-failed", results: check.results };
     const names = inventory.hosts.map((host) => host.name);
     const previous = unfinishedRun(journal, inventory.file, names);

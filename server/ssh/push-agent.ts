@@ -34,7 +34,13 @@ export async function hashFile(file: string): Promise<string> {
  * leaves a truncated agent under the final name.
  * Throws GroundcrewError AGENT_PUSH_FAILED naming the host.
  */
-export async function pushAgent(session: SshSession, agent: AgentBinary): Promise<PushedAgent> {
+export type TransferProgress = (bytesDone: number, bytesTotal: number) => void;
+
+export async function pushAgent(
+  session: SshSession,
+  agent: AgentBinary,
+  onProgress?: TransferProgress,
+): Promise<PushedAgent> {
   const host = session.target.name;
   const dir = path.posix.join(await session.homeDirectory(), AGENT_CACHE_DIR);
   const remotePath = path.posix.join(dir, `groundcrew-agent-${agent.sha256.slice(0, 16)}`);
@@ -48,7 +54,7 @@ export async function pushAgent(session: SshSession, agent: AgentBinary): Promis
     });
   }
   const partial = `${remotePath}.partial-${randomBytes(4).toString("hex")}`;
-  await session.upload(agent.path, partial, 0o755);
+  await session.upload(agent.path, partial, 0o755, onProgress);
   const arrived = await remoteSha256(session, partial);
   if (arrived !== agent.sha256) {
     await session.run(["rm", "-f", "--", partial]);

@@ -100,11 +100,24 @@ export class SshSession implements Exec {
   }
 
   /** Copies a local file to the remote path with the given mode (SFTP). */
-  async upload(localPath: string, remotePath: string, mode: number): Promise<void> {
+  async upload(
+    localPath: string,
+    remotePath: string,
+    mode: number,
+    onProgress?: (bytesDone: number, bytesTotal: number) => void,
+  ): Promise<void> {
     const sftp = await this.sftp();
     try {
       await new Promise<void>((resolve, reject) => {
-        sftp.fastPut(localPath, remotePath, { mode }, (error) => {
+        const step =
+          onProgress === undefined
+            ? {}
+            : {
+                step: (done: number, _chunk: number, total: number) => {
+                  onProgress(done, total);
+                },
+              };
+        sftp.fastPut(localPath, remotePath, { mode, ...step }, (error) => {
           if (error === undefined || error === null) resolve();
           else reject(this.commandError(`upload to ${remotePath}`, error));
         });

@@ -68,6 +68,19 @@ describe("progress view", () => {
     expect(text().split("\u001b[2F").pop()).toContain("b     FAILED  1 done, 0 skipped, 1 FAILED");
   });
 
+  it("shows the agent transfer as a bar, in quarters when printing plain lines", () => {
+    const { sink, text } = capture();
+    const view = new ProgressView(["node1"], sink, "lines");
+    for (let done = 0; done <= 100; done += 5) view.transfer("node1", done, 100);
+    const lines = text().trim().split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[2]).toBe("node1  sending the agent [##########----------]  50%");
+    const tty = capture();
+    const live = new ProgressView(["node1"], tty.sink, "tty");
+    live.transfer("node1", 30, 100);
+    expect(tty.text()).toContain("node1  sending the agent  [######--------------]  30%");
+  });
+
   it("emits JSON lines in json mode", () => {
     const { sink, text } = capture();
     const view = new ProgressView(["a"], sink, "json");

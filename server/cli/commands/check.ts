@@ -39,6 +39,10 @@ export async function runCheckCommand(flags: CheckFlags, io: CliIo): Promise<boo
     knownHosts: await KnownHosts.open(stateDir),
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
     concurrency: parseConcurrency(flags.concurrency),
+    onTransfer: (host, bytesDone, bytesTotal) => {
+      if (bytesDone === bytesTotal)
+        io.progress(`${host}: agent sent (${(bytesTotal / 2 ** 20).toFixed(0)} MiB)`);
+    },
     onProbed: (host, probe) => {
       io.progress(`${host}: ${probe.ok ? "facts gathered" : `${probe.failedAt} failed`}`);
     },

@@ -65,6 +65,9 @@ export async function runUpCommand(flags: UpFlags, io: CliIo): Promise<boolean> 
       event: (envelope: Parameters<ProgressView["event"]>[0]) => {
         view.event(envelope);
       },
+      transfer: (host: string, bytesDone: number, bytesTotal: number) => {
+        view.transfer(host, bytesDone, bytesTotal);
+      },
       note: (text: string) => {
         io.progress(terminalSafe(text));
       },

@@ -27,7 +27,14 @@ export function initialLine(): HostLine {
 export function foldEvent(line: HostLine, event: AgentEvent): HostLine {
   switch (event.kind) {
     case "run.started":
-      return { ...line, phase: "running", state: "running", stepTotal: event.steps };
+      return {
+        ...line,
+        phase: "running",
+        state: "running",
+        stepTotal: event.steps,
+        bytesDone: undefined,
+        bytesTotal: undefined,
+      };
     case "step.started":
       return {
         ...line,

@@ -16,6 +16,8 @@ export interface ProgressSink {
  */
 export class ProgressView {
   private readonly lines = new Map<string, HostLine>();
+  /** Last quarter of a transfer printed per host, so plain lines show 0/25/50/75/100 % only. */
+  private readonly quarters = new Map<string, number>();
   private drawn = 0;
   private readonly width: number;
 
@@ -34,6 +36,23 @@ export class ProgressView {
     this.lines.set(host, { ...line, phase, ...(state === undefined ? {} : { state }) });
     if (this.mode === "lines") this.out.write(`${this.label(host)}  ${terminalSafe(phase)}\n`);
     if (this.mode === "json") this.out.write(`${JSON.stringify({ host, phase, state })}\n`);
+    this.redraw();
+  }
+
+  /** Bytes of a transfer from the provisioner to a host (the agent, before its run). */
+  transfer(host: string, bytesDone: number, bytesTotal: number): void {
+    const line = this.lines.get(host) ?? initialLine();
+    this.lines.set(host, { ...line, phase: "sending the agent", bytesDone, bytesTotal });
+    const quarter = bytesTotal > 0 ? Math.floor((4 * bytesDone) / bytesTotal) : 4;
+    if (this.mode !== "tty" && quarter !== this.quarters.get(host)) {
+      this.quarters.set(host, quarter);
+      const text = `sending the agent ${bar(bytesDone, bytesTotal)}`;
+      this.out.write(
+        this.mode === "json"
+          ? `${JSON.stringify({ host, transfer: { bytesDone, bytesTotal } })}\n`
+          : `${this.label(host)}  ${text}\n`,
+      );
+    }
     this.redraw();
   }
 
@@ -69,7 +88,13 @@ function renderLine(line: HostLine): string {
   if (line.state === "succeeded" || line.state === "failed") {
     return `${line.state === "succeeded" ? "ok" : "FAILED"}  ${tally}`;
   }
-  if (line.stepIndex === 0) return terminalSafe(line.phase);
+  if (line.stepIndex === 0) {
+    const transfer =
+      line.bytesTotal !== undefined && line.bytesDone !== undefined
+        ? `  ${bar(line.bytesDone, line.bytesTotal)}`
+        : "";
+    return `${terminalSafe(line.phase)}${transfer}`;
+  }
   const transfer =
     line.bytesTotal !== undefined && line.bytesDone !== undefined
       ? `  ${bar(line.bytesDone, line.bytesTotal)}`
