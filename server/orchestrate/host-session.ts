@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { GroundcrewError } from "../../shared/errors.js";
 import type { Exec } from "../../shared/host-io.js";
 import { withSudo, withSudoPassword } from "../../shared/with-sudo.js";
+import type { Secret } from "../../shared/secret.js";
 import type { InventoryHost } from "../inventory/types.js";
 import type { KnownHosts } from "../ssh/known-hosts.js";
 import { SshSession } from "../ssh/session.js";
@@ -16,7 +17,8 @@ export interface HostConnection {
 export interface ConnectOptions {
   readonly knownHosts: KnownHosts;
   readonly acceptNewHostKeys: boolean;
-  readonly env?: NodeJS.ProcessEnv;
+  /** Sudo passwords by host name (resolveSudoPasswords), for hosts whose sudo needs one. */
+  readonly sudoPasswords?: ReadonlyMap<string, Secret>;
 }
 
 /**
@@ -46,19 +48,19 @@ export async function connectHost(host: InventoryHost, options: ConnectOptions):
     ...(privateKey === undefined ? {} : { privateKey }),
     hostKeys: options.knownHosts.checkFor(host.address, host.ssh.port, options.acceptNewHostKeys),
   });
-  return { host, session, root: rootExec(session, host, options.env ?? process.env) };
+  if (host.ssh.user === "root") return { host, session, root: session };
+  return { host, session, root: rootExec(session, host, options.sudoPasswords?.get(host.name)) };
 }
 
-function rootExec(session: SshSession, host: InventoryHost, env: NodeJS.ProcessEnv): Exec {
-  if (host.ssh.user === "root") return session;
+function rootExec(session: SshSession, host: InventoryHost, password: Secret | undefined): Exec {
   if (host.sudo.mode === "passwordless") return withSudo(session);
-  const fromEnv = host.sudo.passwordEnv === undefined ? undefined : env[host.sudo.passwordEnv];
-  const password = host.sudo.value ?? (fromEnv === undefined ? undefined : { reveal: () => fromEnv });
   if (password === undefined) {
     throw new GroundcrewError(
       "SUDO_PASSWORD_MISSING",
-      `${host.name}: sudo needs a password: set ${host.sudo.passwordEnv ?? "the variable named by sudo.passwordEnv"}`,
-      { context: { host: host.name } },
+      `${host.name}: sudo needs a password and none was resolved`,
+      {
+        context: { host: host.name },
+      },
     );
   }
   return withSudoPassword(session, password);

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { locateAgentBinary } from "../../agent-binary.js";
 import { loadInventory } from "../../inventory/load.js";
 import { checkFleet, closeAll } from "../../orchestrate/check-fleet.js";
+import { resolveSudoPasswords, terminalAsker } from "../../orchestrate/sudo-passwords.js";
 import { KnownHosts } from "../../ssh/known-hosts.js";
 import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, type CliIo } from "../io.js";
@@ -38,6 +39,7 @@ export async function runCheckCommand(flags: CheckFlags, io: CliIo): Promise<boo
     agent,
     knownHosts: await KnownHosts.open(stateDir),
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
+    sudoPasswords: await resolveSudoPasswords(inventory, process.env, terminalAsker()),
     concurrency: parseConcurrency(flags.concurrency),
     onTransfer: (host, bytesDone, bytesTotal) => {
       if (bytesDone === bytesTotal)

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
 import { locateAgentBinary } from "../../agent-binary.js";
 import { loadInventory } from "../../inventory/load.js";
+import { resolveSudoPasswords, terminalAsker } from "../../orchestrate/sudo-passwords.js";
 import { dryRun, up, type UpResult } from "../../orchestrate/up.js";
 import { KnownHosts } from "../../ssh/known-hosts.js";
 import { stateDirPath } from "../../state-dir.js";
@@ -57,6 +58,7 @@ export async function runUpCommand(flags: UpFlags, io: CliIo): Promise<boolean> 
     agent: await locateAgentBinary(),
     knownHosts: await KnownHosts.open(stateDirPath()),
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
+    sudoPasswords: await resolveSudoPasswords(inventory, process.env, terminalAsker()),
     concurrency: parseConcurrency(flags.concurrency),
     reporter: {
       phase: (host: string, text: string, state?: "running" | "failed" | "lost") => {
