@@ -7,6 +7,10 @@ import type { SshSession } from "../ssh/session.js";
 export interface GatheredFacts {
   readonly facts: HostFacts;
   readonly agent: PushedAgent;
+  /** Our clock (ms) halfway through the facts command: compare with facts.collectedAt for the host's clock offset. */
+  readonly midpointMs: number;
+  /** Half the command's duration: the host read its clock within ± this of the midpoint. */
+  readonly uncertaintyMs: number;
 }
 
 /**
@@ -23,7 +27,10 @@ export async function gatherFacts(
 ): Promise<GatheredFacts> {
   const host = session.target.name;
   const pushed = await pushAgent(session, agent, onTransfer);
+  const before = Date.now();
   const result = await root.run([pushed.remotePath, "facts"], { timeoutMs: 60_000 });
+  const after = Date.now();
+  const midpointMs = (before + after) / 2;
   if (result.code !== 0) {
     throw new GroundcrewError(
       "SSH_COMMAND_FAILED",
@@ -49,5 +56,5 @@ export async function gatherFacts(
       { context: { host } },
     );
   }
-  return { facts: parsed.data, agent: pushed };
+  return { facts: parsed.data, agent: pushed, midpointMs, uncertaintyMs: (after - before) / 2 };
 }

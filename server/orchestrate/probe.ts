@@ -18,14 +18,15 @@ export async function probeHost(
   if (sudo.code !== 0) {
     return { ok: false, failedAt: "sudo", reason: firstLine(sudo.stderr) || `sudo exited with ${sudo.code}` };
   }
-  const before = Date.now();
   try {
     const gathered = await gatherFacts(connection.session, connection.root, agent, onTransfer);
-    const midpoint = (before + Date.now()) / 2;
     return {
       ok: true,
       facts: gathered.facts,
-      clockSkewMs: Date.parse(gathered.facts.collectedAt) - midpoint,
+      clockSkewMs: provenSkew(
+        Date.parse(gathered.facts.collectedAt) - gathered.midpointMs,
+        gathered.uncertaintyMs,
+      ),
       agentPath: gathered.agent.remotePath,
     };
   } catch (error) {
@@ -36,4 +37,15 @@ export async function probeHost(
 
 function firstLine(text: string): string {
   return text.trim().split("\n")[0] ?? "";
+}
+
+/**
+ * The part of a measured clock offset that the measurement cannot explain:
+ * the host read its clock somewhere within ± uncertainty of our midpoint, so
+ * only what lies beyond that is certainly skew (a slow, loaded host must not
+ * look unsynchronised).
+ */
+export function provenSkew(measuredMs: number, uncertaintyMs: number): number {
+  const beyond = Math.max(0, Math.abs(measuredMs) - uncertaintyMs);
+  return Math.sign(measuredMs) * beyond;
 }

@@ -192,3 +192,12 @@ describe("preflights", () => {
     expect(statusOf(unreachable, "master", "sudo")).toEqual(["fail", "not checked: reach failed"]);
   });
 });
+
+describe("clock skew measurement", () => {
+  it("counts only the offset the command's duration cannot explain", async () => {
+    const { provenSkew } = await import("../../server/orchestrate/probe.js");
+    expect(provenSkew(1_500, 2_000)).toBe(0);
+    expect(provenSkew(-90_000, 1_000)).toBe(-89_000);
+    expect(provenSkew(5_000, 0)).toBe(5_000);
+  });
+});
