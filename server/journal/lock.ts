@@ -14,7 +14,7 @@ import {
   writeSync,
 } from "node:fs";
 import { GroundcrewError } from "../../shared/errors.js";
-import { liveness, ownIdentity, type ProcessIdentity } from "./process-identity.js";
+import { liveness, ownIdentity, type ProcessIdentity } from "../process-identity.js";
 
 /**
  * The single-writer lock of a journal: a file beside the database, created

@@ -1,4 +1,5 @@
 import type { Fs } from "../../shared/host-io.js";
+import { parseProcStat } from "../process-identity.js";
 
 /**
  * An owner token names one live process on this machine for as long as it
@@ -9,15 +10,8 @@ export async function ownerToken(fs: Fs, pid: number = process.pid): Promise<str
   const bootId = (await fs.readTextIfExists("/proc/sys/kernel/random/boot_id"))?.trim();
   const stat = await fs.readTextIfExists(`/proc/${pid}/stat`);
   if (bootId === undefined || stat === undefined) return undefined;
-  const startTime = processStartTime(stat);
+  const startTime = parseProcStat(stat)?.startTime;
   return startTime === undefined ? undefined : `${bootId}/${pid}/${startTime}`;
-}
-
-/** Field 22 of /proc/PID/stat; the command name (field 2) may contain spaces and parentheses. */
-export function processStartTime(stat: string): string | undefined {
-  const afterName = stat.slice(stat.lastIndexOf(")") + 2);
-  // afterName starts at field 3; starttime is field 22.
-  return afterName.split(" ")[22 - 3];
 }
 
 /** True when the process the token names still runs. Malformed tokens count as dead. */

@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Journal } from "../../server/journal/index.js";
 import { formatLockContent, parseLockContent } from "../../server/journal/lock.js";
 import { applyMigrations, schemaVersion } from "../../server/journal/migrations.js";
-import { ownIdentity, parseProcStat } from "../../server/journal/process-identity.js";
+import { ownIdentity, parseProcStat } from "../../server/process-identity.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../server/journal/schema.js";
 import { GroundcrewError } from "../../shared/errors.js";
 
