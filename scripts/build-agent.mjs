@@ -62,6 +62,13 @@ async function main() {
     sourcemap: false,
     legalComments: "none",
     logLevel: "warning",
+    // ws tries its optional native add-ons; a single executable can only
+    // require built-ins (and Node warns on every start when it tries), so
+    // ws is told to use its pure-JS code paths.
+    define: {
+      "process.env.WS_NO_BUFFER_UTIL": '"1"',
+      "process.env.WS_NO_UTF_8_VALIDATE": '"1"',
+    },
   });
 
   const blob = path.join(work, "sea-prep.blob");

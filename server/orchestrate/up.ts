@@ -2,7 +2,7 @@ import path from "node:path";
 import { GroundcrewError } from "../../shared/errors.js";
 import { PROTOCOL_VERSION, type EventEnvelope, type Plan } from "../../shared/protocol.js";
 import { AGENT_STATE_DIR } from "../deploy/layout.js";
-import { AGENT_TLS_FILES, installAgent } from "../deploy/install-agent.js";
+import { AGENT_TLS_FILES, installAgent, type InstalledAgent } from "../deploy/install-agent.js";
 import type { InventoryHost, Inventory } from "../inventory/types.js";
 import { Journal } from "../journal/index.js";
 import { Pki } from "../pki/pki.js";
@@ -235,7 +235,7 @@ async function startAgent(
     );
     reporter.phase(
       host.name,
-      `agent started${installed.binaryChanged ? " (new build sent)" : ""}: waiting for it to dial back`,
+      `agent started${installedNote(installed)}: waiting for it to dial back`,
     );
     context.tracker.expect(host.name);
   } catch (error) {
@@ -244,4 +244,10 @@ async function startAgent(
     reporter.phase(host.name, `FAILED to start the agent: ${message}`, "failed");
     context.tracker.settled(host.name, "failed");
   }
+}
+
+function installedNote(installed: InstalledAgent): string {
+  if (!installed.binaryChanged) return "";
+  if (installed.bytesSent === 0) return " (new build installed from the host's cache)";
+  return ` (new build installed, ${(installed.bytesSent / 1048576).toFixed(0)} MiB sent)`;
 }

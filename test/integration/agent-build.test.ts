@@ -29,8 +29,9 @@ describe("the agent executable", () => {
     }
   });
 
-  it("runs on its own and prints its version", async () => {
-    const { stdout } = await run(built, ["--version"], { env: { PATH: "/usr/bin:/bin" } });
+  it("runs on its own, prints its version and no runtime warning", async () => {
+    const { stdout, stderr } = await run(built, ["--version"], { env: { PATH: "/usr/bin:/bin" } });
     expect(stdout.trim()).toBe(VERSION);
+    expect(stderr).toBe("");
   });
 });
