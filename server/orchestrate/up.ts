@@ -233,10 +233,7 @@ async function startAgent(
         stateDir: AGENT_STATE_DIR,
       },
     );
-    reporter.phase(
-      host.name,
-      `agent started${installedNote(installed)}: waiting for it to dial back`,
-    );
+    reporter.phase(host.name, `agent started${installedNote(installed)}: waiting for it to dial back`);
     context.tracker.expect(host.name);
   } catch (error) {
     const message =
