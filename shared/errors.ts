@@ -56,6 +56,22 @@ export const ERROR_CODES = {
   AGENT_JOURNAL_FAILED: "an agent's event could not be committed to the journal",
   AGENT_CALLBACK_FAILED: "a provisioner callback failed while serving an agent",
   AGENT_CONNECTION_FAILED: "the agent's connection to the provisioner failed",
+  BUNDLE_UNREADABLE: "the bundle cannot be read",
+  BUNDLE_INVALID: "the bundle's manifest is not valid",
+  BUNDLE_UNSAFE_PATH: "a bundle path would escape the bundle or is not a plain relative path",
+  BUNDLE_ARTIFACT_MISSING: "an artifact named in the manifest is not in the bundle",
+  BUNDLE_ARTIFACT_MISMATCH: "an artifact's size or sha256 differs from the manifest",
+  BUNDLE_UNLISTED_FILE: "the bundle holds a file its manifest does not list",
+  BUNDLE_SIGNATURE_MISSING: "a signature is required and the bundle has none",
+  BUNDLE_SIGNATURE_INVALID: "the bundle's signature does not match the manifest and the trusted key",
+  BUNDLE_KEY_INVALID: "a bundle signing key cannot be read",
+  BUNDLE_LOCK_INVALID: "the bundle lock file is not valid",
+  BUNDLE_DOWNLOAD_FAILED: "an artifact could not be downloaded",
+  BUNDLE_OUTPUT_EXISTS: "the bundle output exists (pass --force to replace it)",
+  CAS_INVALID_REQUEST: "a content store request is malformed",
+  CAS_WRITE_FAILED: "an artifact could not be stored on the host",
+  CAS_VERIFY_FAILED: "an artifact arrived with the wrong size or sha256",
+  CAS_FETCH_FAILED: "an artifact could not be fetched from any source",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
