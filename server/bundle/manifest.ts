@@ -98,7 +98,8 @@ export function parseManifest(bytes: Uint8Array, where: string): { manifest: Man
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as unknown;
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    raw = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new GroundcrewError("BUNDLE_INVALID", `${where}: ${MANIFEST_FILE} is not JSON: ${reason}`, {
