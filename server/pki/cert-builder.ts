@@ -2,6 +2,7 @@ import { generateKeyPair } from "node:crypto";
 import { promisify } from "node:util";
 // node-forge is CommonJS without static named exports: Node's ESM loader needs the default import.
 import forge from "node-forge";
+import { hostServerName } from "../../shared/host-identity.js";
 import type { SubjectAltName } from "./names.js";
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -36,7 +37,8 @@ export interface Issuer {
 
 export type LeafProfile =
   | { readonly kind: "server"; readonly commonName: string; readonly sans: readonly SubjectAltName[] }
-  | { readonly kind: "client"; readonly commonName: string };
+  /** A fleet host: CN = host name, SAN DNS = hostServerName(host); client and server auth. */
+  | { readonly kind: "host"; readonly commonName: string };
 
 /** A self-signed CA certificate: CA:true (critical, path length 0), keyCertSign + cRLSign. */
 export function buildCaCertificate(keys: KeyPairPem, commonName: string, validity: Validity): string {
@@ -54,8 +56,10 @@ export function buildCaCertificate(keys: KeyPairPem, commonName: string, validit
 }
 
 /**
- * A leaf signed by `issuer`: CA:false, digitalSignature + keyEncipherment,
- * and exactly one EKU: serverAuth (with the SANs) or clientAuth.
+ * A leaf signed by `issuer`: CA:false, digitalSignature + keyEncipherment.
+ * The provisioner's server certificate has EKU serverAuth and the SANs agents
+ * dial; a host certificate has clientAuth (to the provisioner) and serverAuth
+ * (the depot serving other hosts) with the single SAN hostServerName(host).
  */
 export function buildLeafCertificate(
   publicKeyPem: string,
@@ -72,18 +76,19 @@ export function buildLeafCertificate(
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
     profile.kind === "server"
       ? { name: "extKeyUsage", serverAuth: true }
-      : { name: "extKeyUsage", clientAuth: true },
+      : { name: "extKeyUsage", clientAuth: true, serverAuth: true },
     { name: "subjectKeyIdentifier" },
     { name: "authorityKeyIdentifier", keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ];
-  if (profile.kind === "server") {
-    extensions.push({
-      name: "subjectAltName",
-      altNames: profile.sans.map((san) =>
-        san.kind === "ip" ? { type: 7, ip: san.value } : { type: 2, value: san.value },
-      ),
-    });
-  }
+  extensions.push({
+    name: "subjectAltName",
+    altNames:
+      profile.kind === "server"
+        ? profile.sans.map((san) =>
+            san.kind === "ip" ? { type: 7, ip: san.value } : { type: 2, value: san.value },
+          )
+        : [{ type: 2, value: hostServerName(profile.commonName) }],
+  });
   cert.setExtensions(extensions);
   cert.sign(forge.pki.privateKeyFromPem(issuer.keyPem), forge.md.sha256.create());
   return toPem(cert);

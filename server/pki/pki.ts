@@ -156,8 +156,8 @@ export class Pki {
   }
 
   /**
-   * A new client certificate for `host` (CN=host, clientAuth, 7 days, random
-   * 16-byte serial) with a fresh key; its serial is recorded so `revoke(host)`
+   * A new certificate for `host` (CN=host, SAN hostServerName(host), client
+   * and server auth, 7 days, random 16-byte serial) with a fresh key; its serial is recorded so `revoke(host)`
    * can find it. Throws PKI_NAME_INVALID for a name a CN cannot carry as is.
    */
   async issueHostCert(host: string): Promise<HostCertificate> {
@@ -169,7 +169,7 @@ export class Pki {
       const validity = validityFor(now, HOST_CERT_VALIDITY_DAYS, new Date(ca.x509.validTo));
       const certPem = buildLeafCertificate(
         keys.publicKeyPem,
-        { kind: "client", commonName: host },
+        { kind: "host", commonName: host },
         validity,
         ca,
       );

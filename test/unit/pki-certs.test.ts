@@ -61,7 +61,7 @@ describe("Pki certificates", () => {
     for (const name of names) expect((await stat(path.join(dir, name))).mode & 0o777).toBe(0o600);
   });
 
-  it("issues a client certificate: CN=host, clientAuth only, 7 days, random 16-byte serial, signed by the CA", async () => {
+  it("issues a host certificate: CN=host, SAN <host>.groundcrew.internal, client and server auth, 7 days, random 16-byte serial, signed by the CA", async () => {
     const pki = await Pki.open(stateDir, { now });
     const ca = new X509Certificate((await pki.ensureCa()).certPem);
     const first = await pki.issueHostCert("gpu-01.lab");
@@ -69,8 +69,8 @@ describe("Pki certificates", () => {
     const x509 = new X509Certificate(first.certPem);
     expect(x509.subject).toBe("CN=gpu-01.lab");
     expect(x509.ca).toBe(false);
-    expect(x509.keyUsage).toEqual([CLIENT_AUTH]);
-    expect(x509.subjectAltName).toBeUndefined();
+    expect(x509.keyUsage).toEqual([CLIENT_AUTH, SERVER_AUTH]);
+    expect(x509.subjectAltName).toBe("DNS:gpu-01.lab.groundcrew.internal");
     expect(x509.checkIssued(ca) && x509.verify(ca.publicKey)).toBe(true);
     expect(first.notAfter.getTime() - clock.getTime()).toBe(7 * DAY);
     expect(new Date(x509.validTo)).toEqual(first.notAfter);
