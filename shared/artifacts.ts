@@ -8,6 +8,8 @@ export const ARTIFACT_KINDS = [
   "k3s-binary",
   "k3s-images",
   "deb",
+  /** Docker's static binaries (download.docker.com/linux/static), installed with groundcrew's own units. */
+  "docker-static",
   "nvidia-driver",
   "nvidia-toolkit",
   "registry",
