@@ -15,6 +15,12 @@ export interface ExecResult {
 export interface ExecOptions {
   /** Text written to the child's standard input, then closed. */
   readonly input?: string;
+  /**
+   * Bytes streamed to standard input after `input` (with backpressure), then
+   * closed: for large payloads. Exec implementations that do not support it
+   * reject the call.
+   */
+  readonly inputStream?: AsyncIterable<Uint8Array>;
   /** Kill the child after this many milliseconds; the result then has code 124. */
   readonly timeoutMs?: number;
   readonly env?: Readonly<Record<string, string>>;

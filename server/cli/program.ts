@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { VERSION } from "../../shared/version.js";
+import { registerBundleCommands } from "./commands/bundle.js";
 import { registerCheckCommand } from "./commands/check.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerInventoryCommands } from "./commands/inventory.js";
@@ -24,6 +25,7 @@ export function createProgram(io: CliIo): Command {
   registerJournalCommands(program, io);
   registerDemoCommand(program, io);
   registerInventoryCommands(program, io);
+  registerBundleCommands(program, io);
   registerLabCommands(program, io);
   return program;
 }

@@ -32,3 +32,30 @@ export function agentUnit(): string {
     "",
   ].join("\n");
 }
+
+/** The depot's artifact server: the agent binary in `depot serve` mode, as its own unit. */
+export const DEPOT_PORT = 7444;
+export const DEPOT_DIR = `${HOST_ROOT}/depot`;
+export const DEPOT_CONFIG = `${DEPOT_DIR}/config.json`;
+export const DEPOT_UNIT_NAME = "groundcrew-depot.service";
+export const DEPOT_UNIT_PATH = `/etc/systemd/system/${DEPOT_UNIT_NAME}`;
+
+/** The depot unit: serves the host's artifact store to the fleet (mutual TLS) until `reset`. */
+export function depotUnit(): string {
+  return [
+    "[Unit]",
+    "Description=groundcrew depot: serves this host's artifact store to the other hosts (mutual TLS)",
+    "After=network-online.target",
+    "Wants=network-online.target",
+    "",
+    "[Service]",
+    "Type=simple",
+    `ExecStart=${AGENT_BINARY} depot serve --config ${DEPOT_CONFIG}`,
+    "Restart=always",
+    "RestartSec=2",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}

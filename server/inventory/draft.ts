@@ -59,12 +59,20 @@ export interface ProvisionerValues {
 
 export type ProvisionerFields = Fields<ProvisionerValues>;
 
+export interface BundleValues {
+  /** Public keys (paths as written) a bundle's signature must verify against. */
+  trust: string[];
+}
+
+export type BundleFields = Fields<BundleValues>;
+
 export interface InventoryDraft {
   /** Line for problems about the host list as a whole (no server, ...). */
   readonly hostsLine: number;
   readonly hosts: readonly HostDraft[];
   readonly cluster: ClusterFields;
   readonly provisioner: ProvisionerFields;
+  readonly bundle: BundleFields;
 }
 
 /** Lays a host's own settings over defaults: a host's value replaces the default, labels merge by key. */

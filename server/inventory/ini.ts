@@ -73,6 +73,7 @@ export function readIni(text: string, problems: Problems): InventoryDraft {
     hosts,
     cluster: clusterFields(everywhere, problems),
     provisioner: {},
+    bundle: {},
   };
 }
 

@@ -74,6 +74,8 @@ export interface Inventory {
   readonly cluster: ClusterVars;
   /** Overrides for the address and port agents dial back to on the provisioner. */
   readonly provisioner: { readonly address?: string; readonly port?: number };
+  /** Bundle settings: `trust` lists public keys (absolute paths) a bundle must be signed with. */
+  readonly bundle: { readonly trust: readonly string[] };
 }
 
 /** What parsing may consult besides the file text; nothing else is touched. */

@@ -21,6 +21,10 @@ export function finishInventory(draft: InventoryDraft, context: CheckContext): I
   checkRoles(hosts, lines, draft.hostsLine, context);
   const cluster = finishCluster(draft.cluster, draft.hostsLine, context);
   const { address, port } = draft.provisioner;
+  const trust = (draft.bundle.trust?.value ?? []).flatMap((written) => {
+    const line = draft.bundle.trust?.line ?? 1;
+    return existingFile({ value: written, line }, "bundle.trust key", context) ?? [];
+  });
   const addressIssue = address === undefined ? undefined : addressProblem(address.value);
   if (address !== undefined && addressIssue !== undefined) context.problems.add(address.line, addressIssue);
   context.problems.throwIfAny();
@@ -33,6 +37,7 @@ export function finishInventory(draft: InventoryDraft, context: CheckContext): I
       ...(address === undefined ? {} : { address: address.value }),
       ...(port === undefined ? {} : { port: port.value }),
     },
+    bundle: { trust },
   };
 }
 

@@ -1,6 +1,6 @@
 import { LineCounter, parseDocument } from "yaml";
 import { withDefaults, type ClusterFields, type ClusterValues, type HostDraft } from "./draft.js";
-import type { HostFields, HostValues, InventoryDraft, ProvisionerValues } from "./draft.js";
+import type { BundleValues, HostFields, HostValues, InventoryDraft, ProvisionerValues } from "./draft.js";
 import type { Problems } from "./problems.js";
 import type { HostRole } from "./types.js";
 import { asChoice, asText } from "./values.js";
@@ -23,7 +23,7 @@ export function readYaml(source: string, problems: Problems): InventoryDraft | u
   }
   if (doc.errors.length > 0) return undefined;
   // An empty file is an inventory without hosts; validation says so.
-  if (doc.contents === null) return { hostsLine: 1, hosts: [], cluster: {}, provisioner: {} };
+  if (doc.contents === null) return { hostsLine: 1, hosts: [], cluster: {}, provisioner: {}, bundle: {} };
   const y = new YamlNodes(doc, lines, problems);
   const raw = y.raw(doc.contents);
   if (raw !== null && typeof raw === "object" && "all" in raw && !("hosts" in raw)) {
@@ -37,18 +37,20 @@ export function readYaml(source: string, problems: Problems): InventoryDraft | u
   const items = hosts === undefined ? [] : (y.items(hosts.node, "hosts", hosts.line) ?? []);
   const cluster = entriesOf(y, find("cluster"), "cluster", CLUSTER_KEYS);
   const provisioner = entriesOf(y, find("provisioner"), "provisioner", ["address", "port"]);
+  const bundle = entriesOf(y, find("bundle"), "bundle", ["trust"]);
   return {
     hostsLine: hosts?.line ?? 1,
     hosts: items.flatMap((item) => readHost(y, item, defaults) ?? []),
     cluster: { ...readFields(y, cluster, CLUSTER), ...readRegistry(y, cluster) },
     provisioner: readFields(y, provisioner, PROVISIONER),
+    bundle: readFields(y, bundle, BUNDLE),
   };
 }
 
 const ANSIBLE_YAML =
   "this looks like an Ansible YAML inventory (top-level all:); groundcrew reads Ansible INI " +
   "inventories and its own YAML format (see inventory/README.md)";
-const TOP_KEYS = ["hosts", "defaults", "cluster", "provisioner"];
+const TOP_KEYS = ["hosts", "defaults", "cluster", "provisioner", "bundle"];
 const CLUSTER_KEYS = ["token", "clusterCidr", "serviceCidr", "httpPort", "httpsPort", "registry"];
 
 const HOST: Decoders<HostValues> = {
@@ -84,6 +86,8 @@ const PROVISIONER: Decoders<ProvisionerValues> = {
   address: text("provisioner.address"),
   port: port("provisioner.port"),
 };
+
+const BUNDLE: Decoders<BundleValues> = { trust: strings("bundle.trust") };
 
 /** The entries of an optional top-level map (none when it is absent). */
 function entriesOf(y: YamlNodes, entry: Entry | undefined, what: string, known: readonly string[]): Entry[] {

@@ -15,9 +15,19 @@ export function hostPreparation(): PlanStep[] {
   ];
 }
 
-/** The plan one host runs in one run. */
-export function planFor(runId: string, host: InventoryHost, action: Plan["action"] = "apply"): Plan {
-  return { runId, host: host.name, action, steps: hostPreparation() };
+/** The plan one host runs in one run: fetching its artifacts (when it needs any), then host preparation. */
+export function planFor(
+  runId: string,
+  host: InventoryHost,
+  action: Plan["action"] = "apply",
+  fetch?: PlanStep,
+): Plan {
+  return {
+    runId,
+    host: host.name,
+    action,
+    steps: [...(fetch === undefined ? [] : [fetch]), ...hostPreparation()],
+  };
 }
 
 /** A run id that sorts by start time: r20261121-120000-ab12. */

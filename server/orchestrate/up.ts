@@ -1,12 +1,18 @@
 import path from "node:path";
 import { GroundcrewError } from "../../shared/errors.js";
 import { PROTOCOL_VERSION, type EventEnvelope, type Plan } from "../../shared/protocol.js";
+import type { KeyObject } from "node:crypto";
+import { formatBytes } from "../../shared/format-bytes.js";
+import type { VerifiedBundle } from "../bundle/verified-bundle.js";
+import { verifyBundle } from "../bundle/verify-bundle.js";
+import { uploadArtifacts } from "../deploy/depot-upload.js";
+import { depotConfig, startDepotService } from "../deploy/depot-service.js";
 import { AGENT_STATE_DIR } from "../deploy/layout.js";
 import { AGENT_TLS_FILES, installAgent, type InstalledAgent } from "../deploy/install-agent.js";
 import type { InventoryHost, Inventory } from "../inventory/types.js";
 import { Journal } from "../journal/index.js";
 import { Pki } from "../pki/pki.js";
-import type { CheckResult } from "../preflight/types.js";
+import type { CheckResult, HostProbe } from "../preflight/types.js";
 import type { AgentBinary } from "../ssh/push-agent.js";
 import type { KnownHosts } from "../ssh/known-hosts.js";
 import { AGENT_PATH, AgentServer } from "../ws/agent-server.js";
@@ -16,6 +22,7 @@ import type { HostConnection } from "./host-session.js";
 import { newRunId, phases, planFor } from "./plan.js";
 import { mapLimit } from "./pool.js";
 import { agentServes, unfinishedRun } from "./resume.js";
+import { artifactLookup, fetchStep, planDelivery, type Delivery } from "./delivery.js";
 import { RunTracker, type HostOutcome } from "./run-tracker.js";
 import type { StepCheck } from "../../agent/commands/check-plan.js";
 
@@ -23,8 +30,8 @@ import type { StepCheck } from "../../agent/commands/check-plan.js";
 export interface UpReporter {
   phase(host: string, text: string, state?: "running" | "failed" | "lost"): void;
   event(envelope: EventEnvelope): void;
-  /** Bytes of the agent sent to a host so far. */
-  transfer(host: string, bytesDone: number, bytesTotal: number): void;
+  /** Bytes sent to a host so far: the agent, or the artifacts for the depot. */
+  transfer(host: string, bytesDone: number, bytesTotal: number, what: "the agent" | "artifacts"): void;
   note(text: string): void;
 }
 
@@ -41,6 +48,18 @@ export interface UpOptions {
   readonly hostGraceMs: number;
   readonly reporter: UpReporter;
   readonly signal?: AbortSignal;
+  /** The offline bundle: verified (hashes, and the signature against `trustedKeys` when any) before any host is touched. */
+  readonly bundle?: { readonly location: string; readonly trustedKeys: readonly KeyObject[] };
+}
+
+/** What the provisioner sent during `up`: its uplink cost. */
+export interface Uplink {
+  /** Everything written to the SSH connections (agent, artifacts, commands, SSH framing). */
+  readonly sshBytes: number;
+  /** Artifact bytes sent to the depot over SSH. */
+  readonly artifactsOverSsh: number;
+  /** Artifact bytes served to hosts directly (no depot, or the depot did not answer). */
+  readonly artifactsOverHttps: number;
 }
 
 export type UpResult =
@@ -51,6 +70,7 @@ export type UpResult =
       readonly runId: string;
       readonly resumed: boolean;
       readonly outcomes: ReadonlyMap<string, HostOutcome>;
+      readonly uplink: Uplink;
     };
 
 export function journalPath(stateDir: string): string {
@@ -62,20 +82,26 @@ export function journalPath(stateDir: string): string {
  * Nothing is written anywhere but the agent's cache.
  */
 export async function dryRun(options: Omit<UpOptions, "port" | "hostGraceMs" | "signal">): Promise<UpResult> {
+  const bundle = await verifyIfGiven(options);
   const check = await checkFleet(options.inventory, {
     ...options,
     onTransfer: (host, done, total) => {
-      options.reporter.transfer(host, done, total);
+      options.reporter.transfer(host, done, total, "the agent");
     },
   });
   try {
     if (check.failed) return { kind: "checks-failed", results: check.results };
     const plans = new Map<string, readonly StepCheck[]>();
+    const delivery = planDelivery(options.inventory.hosts, archFrom(check.probes), bundle);
     for (const host of options.inventory.hosts) {
       const probe = check.probes.get(host.name);
       const connection = check.connections.get(host.name);
       if (probe?.ok !== true || connection === undefined) continue;
-      plans.set(host.name, await dryRunHost(connection, probe.agentPath, planFor("dry-run", host)));
+      const fetch = fetchStep(host, delivery, "https://provisioner.invalid");
+      plans.set(
+        host.name,
+        await dryRunHost(connection, probe.agentPath, planFor("dry-run", host, "apply", fetch)),
+      );
     }
     return { kind: "dry-run", plans };
   } finally {
@@ -93,6 +119,7 @@ export async function dryRun(options: Omit<UpOptions, "port" | "hostGraceMs" | "
  */
 export async function up(options: UpOptions): Promise<UpResult> {
   const { inventory, reporter } = options;
+  const bundle = await verifyIfGiven(options);
   const journal = Journal.open(journalPath(options.stateDir));
   let check: Awaited<ReturnType<typeof checkFleet>> | undefined;
   let server: AgentServer | undefined;
@@ -100,10 +127,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
     check = await checkFleet(inventory, {
       ...options,
       onTransfer: (host, done, total) => {
-        reporter.transfer(host, done, total);
+        reporter.transfer(host, done, total, "the agent");
       },
     });
     if (check.failed) return { kind: "checks-failed", results: check.results };
+    const sshBefore = sshBytes(check.connections);
+    const delivery = planDelivery(inventory.hosts, archFrom(check.probes), bundle);
     const names = inventory.hosts.map((host) => host.name);
     const previous = unfinishedRun(journal, inventory.file, names);
     const runId = previous?.id ?? newRunId();
@@ -112,7 +141,6 @@ export async function up(options: UpOptions): Promise<UpResult> {
     } else {
       reporter.note(`resuming run ${runId}: its provisioner stopped before the run ended`);
     }
-    const plans = new Map<string, Plan>(inventory.hosts.map((host) => [host.name, planFor(runId, host)]));
     const tracker = new RunTracker(names, options.hostGraceMs, (host) => {
       journal.markHostLost(runId, host, `no contact for ${Math.round(options.hostGraceMs / 1000)} s`);
       reporter.phase(host, "lost: the agent did not report in time", "lost");
@@ -129,6 +157,8 @@ export async function up(options: UpOptions): Promise<UpResult> {
       inventory.provisioner.address ?? connection.session.localAddress;
     const addresses = [...new Set([...connections.values()].map(dialAddress))];
     const tls = await pki.issueServerCert(addresses);
+    const plans = new Map<string, Plan>();
+    const uploaded = { bytes: 0 };
     server = await AgentServer.listen({
       host: "0.0.0.0",
       port: options.port,
@@ -160,6 +190,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
       onAgentError: (error) => {
         reporter.note(`agent error: ${error.message}`);
       },
+      artifacts: artifactLookup(delivery),
     });
     const abort = (): void => {
       tracker.abandon();
@@ -167,6 +198,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
     options.signal?.addEventListener("abort", abort, { once: true });
 
     const port = server.address().port;
+    for (const host of inventory.hosts) {
+      const connection = connections.get(host.name);
+      if (connection === undefined) continue;
+      const provisionerUrl = `https://${dialAddress(connection)}:${port}`;
+      plans.set(host.name, planFor(runId, host, "apply", fetchStep(host, delivery, provisionerUrl)));
+    }
     for (const phase of phases(inventory.hosts)) {
       await mapLimit(phase, options.concurrency, async (host) => {
         const connection = connections.get(host.name);
@@ -178,6 +215,9 @@ export async function up(options: UpOptions): Promise<UpResult> {
           options,
           tracker,
           resumed: previous !== undefined,
+          delivery,
+          agentPath: agentPathOf(check?.probes.get(host.name)),
+          uploaded,
         });
       });
     }
@@ -188,7 +228,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
       runId,
       options.signal?.aborted === true ? "interrupted" : failed ? "failed" : "succeeded",
     );
-    return { kind: "ran", runId, resumed: previous !== undefined, outcomes };
+    const uplink: Uplink = {
+      sshBytes: sshBytes(connections) - sshBefore,
+      artifactsOverSsh: uploaded.bytes,
+      artifactsOverHttps: server.artifactBytesServed,
+    };
+    return { kind: "ran", runId, resumed: previous !== undefined, outcomes, uplink };
   } finally {
     await server?.close();
     if (check !== undefined) closeAll(check.connections);
@@ -204,6 +249,11 @@ interface StartContext {
   readonly options: UpOptions;
   readonly tracker: RunTracker;
   readonly resumed: boolean;
+  readonly delivery: Delivery;
+  /** The agent in the login user's cache (from the probe): runs the store commands before the unit exists. */
+  readonly agentPath: string | undefined;
+  /** Artifact bytes sent to the depot over SSH, summed. */
+  readonly uploaded: { bytes: number };
 }
 
 /** Starts (or, on resume, leaves running) one host's agent; a failure marks that host failed, not the run aborted. */
@@ -214,6 +264,8 @@ async function startAgent(
 ): Promise<void> {
   const { reporter } = context.options;
   try {
+    const isDepot = context.delivery.depot?.name === host.name;
+    if (isDepot) await fillDepot(host, connection, context);
     if (context.resumed && (await agentServes(connection, context.runId))) {
       reporter.phase(host.name, "agent still running: waiting for it to report");
       context.tracker.expect(host.name);
@@ -233,6 +285,11 @@ async function startAgent(
         stateDir: AGENT_STATE_DIR,
       },
     );
+    if (isDepot) {
+      const fleet = context.options.inventory.hosts.map((item) => item.name);
+      await startDepotService(connection.root, host.name, depotConfig(fleet), installed.binaryChanged);
+      reporter.phase(host.name, "depot serving the artifact store to the fleet");
+    }
     reporter.phase(host.name, `agent started${installedNote(installed)}: waiting for it to dial back`);
     context.tracker.expect(host.name);
   } catch (error) {
@@ -247,4 +304,63 @@ function installedNote(installed: InstalledAgent): string {
   if (!installed.binaryChanged) return "";
   if (installed.bytesSent === 0) return " (new build installed from the host's cache)";
   return ` (new build installed, ${(installed.bytesSent / 1048576).toFixed(0)} MiB sent)`;
+}
+
+/** Sends the depot every artifact some host needs that it does not hold yet (resuming partial ones). */
+async function fillDepot(
+  host: InventoryHost,
+  connection: HostConnection,
+  context: StartContext,
+): Promise<void> {
+  const stock = context.delivery.depotStock;
+  if (stock.length === 0) return;
+  if (context.agentPath === undefined) throw new Error("the agent was not found on the depot");
+  const { reporter } = context.options;
+  const total = stock.reduce((sum, artifact) => sum + artifact.entry.size, 0);
+  reporter.phase(host.name, `depot: storing ${stock.length} artifact(s), ${formatBytes(total)}`);
+  const result = await uploadArtifacts(connection.root, host.name, context.agentPath, stock, (done, all) => {
+    reporter.transfer(host.name, done, all, "artifacts");
+  });
+  context.uploaded.bytes += result.bytesSent;
+  reporter.phase(
+    host.name,
+    `depot: ${result.sent} artifact(s) sent (${formatBytes(result.bytesSent)}), ${result.alreadyThere} already there`,
+  );
+}
+
+/** Verifies the bundle; a tar's artifacts are kept in the state directory's store to be sent on. */
+async function verifyIfGiven(
+  options: Pick<UpOptions, "bundle" | "reporter" | "stateDir">,
+): Promise<VerifiedBundle | undefined> {
+  if (options.bundle === undefined) return undefined;
+  const { location, trustedKeys } = options.bundle;
+  const verified = await verifyBundle(location, {
+    trustedKeys,
+    keepIn: path.join(options.stateDir, "artifacts"),
+  });
+  const signature =
+    verified.signature.state === "verified"
+      ? `signature verified (key ${verified.signature.keyId})`
+      : verified.signature.state === "unchecked"
+        ? `signed by key ${verified.signature.keyId} (not checked: no trusted key configured)`
+        : "not signed";
+  options.reporter.note(
+    `bundle ${verified.manifest.name}: ${verified.artifacts.length} artifact(s), ${formatBytes(verified.totalBytes)}, every sha256 matches; ${signature}`,
+  );
+  return verified;
+}
+
+function archFrom(probes: ReadonlyMap<string, HostProbe>): (host: InventoryHost) => string {
+  return (host) => {
+    const probe = probes.get(host.name);
+    return probe?.ok === true ? probe.facts.arch : "unknown";
+  };
+}
+
+function agentPathOf(probe: HostProbe | undefined): string | undefined {
+  return probe?.ok === true ? probe.agentPath : undefined;
+}
+
+function sshBytes(connections: ReadonlyMap<string, HostConnection>): number {
+  return [...connections.values()].reduce((sum, connection) => sum + connection.session.bytesWritten, 0);
 }

@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { connect as tcpConnect, type Socket } from "node:net";
 import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { GroundcrewError } from "../../shared/errors.js";
@@ -28,7 +29,13 @@ export class SshSession implements Exec {
     private readonly client: ssh2.Client,
     /** This machine's address on the connection: where the host can reach the provisioner. */
     readonly localAddress: string,
+    private readonly socket: Socket,
   ) {}
+
+  /** Bytes this provisioner has written to the connection so far (encrypted, with SSH framing): its uplink cost. */
+  get bytesWritten(): number {
+    return this.socket.bytesWritten;
+  }
 
   /**
    * Throws GroundcrewError SSH_HOSTKEY_MISMATCH (with both fingerprints) when
@@ -82,7 +89,7 @@ export class SshSession implements Exec {
       socket.destroy();
       throw error;
     }
-    return new SshSession(target, client, socket.localAddress ?? "");
+    return new SshSession(target, client, socket.localAddress ?? "", socket);
   }
 
   run(argv: readonly [string, ...string[]], options: ExecOptions = {}): Promise<ExecResult> {
@@ -228,6 +235,28 @@ function collect(channel: ClientChannel, options: ExecOptions, resolve: (result:
       stderr: Buffer.concat(stderr).toString("utf8"),
     });
   });
-  if (options.input !== undefined) channel.end(options.input);
-  else channel.end();
+  void feedInput(channel, options);
+}
+
+/** Writes `input`, then `inputStream` with backpressure, then closes stdin; a failed stream closes the channel. */
+async function feedInput(channel: ClientChannel, options: ExecOptions): Promise<void> {
+  if (options.inputStream === undefined) {
+    if (options.input !== undefined) channel.end(options.input);
+    else channel.end();
+    return;
+  }
+  const closed = new AbortController();
+  channel.once("close", () => {
+    closed.abort();
+  });
+  try {
+    if (options.input !== undefined) channel.write(options.input);
+    for await (const chunk of options.inputStream) {
+      if (closed.signal.aborted) return;
+      if (!channel.write(chunk)) await once(channel, "drain", { signal: closed.signal });
+    }
+    channel.end();
+  } catch {
+    if (!closed.signal.aborted) channel.close();
+  }
 }

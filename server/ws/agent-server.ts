@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:https";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
@@ -9,6 +9,7 @@ import { MAX_FRAME_BYTES, type EventEnvelope } from "../../shared/protocol.js";
 import { AgentConnection, CLOSE, type Hello, type HelloDecision } from "./agent-connection.js";
 import type { JournalSink } from "./journal-sink.js";
 import { checkPeer, type PeerIdentity, type PeerPolicy } from "./peer-identity.js";
+import { ARTIFACT_ROUTE, serveArtifact, type ArtifactLookup } from "./artifact-route.js";
 import { refuseUpgrade } from "./upgrade-refusal.js";
 
 export type { Hello, HelloDecision } from "./agent-connection.js";
@@ -50,6 +51,12 @@ export interface AgentServerOptions {
   readonly onAgentError?: (error: GroundcrewError) => void;
   /** Clock for liveness, in ms. Default Date.now. */
   readonly now?: () => number;
+  /**
+   * Artifacts hosts may fetch from the provisioner over this server
+   * (GET /cas/sha256/<hex>, same mutual TLS and peer checks as /agent): the
+   * direct-delivery fallback when there is no depot or it is down.
+   */
+  readonly artifacts?: ArtifactLookup;
 }
 
 /**
@@ -73,6 +80,7 @@ export class AgentServer {
   #ticker: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
   #onDrained: () => void = () => undefined;
+  #artifactBytes = 0;
 
   private constructor(private readonly options: AgentServerOptions) {
     this.#pingIntervalMs = options.pingIntervalMs ?? 5000;
@@ -108,8 +116,8 @@ export class AgentServer {
     this.#https.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.#upgrade(request, socket, head);
     });
-    this.#https.on("request", (_request, response) => {
-      response.writeHead(426, { Connection: "close", Upgrade: "websocket" }).end();
+    this.#https.on("request", (request: IncomingMessage, response: ServerResponse) => {
+      this.#request(request, response);
     });
     // With rejectUnauthorized, Node destroys a socket whose certificate fails
     // verification right after the handshake; the reason is on the socket.
@@ -197,6 +205,34 @@ export class AgentServer {
 
   #closeGraceMs(): number {
     return Math.min(1000, this.#deadlineMs);
+  }
+
+  /** Body bytes of artifacts served to hosts so far. */
+  get artifactBytesServed(): number {
+    return this.#artifactBytes;
+  }
+
+  #request(request: IncomingMessage, response: ServerResponse): void {
+    const lookup = this.options.artifacts;
+    const path = new URL(request.url ?? "/", "https://agent.invalid").pathname;
+    if (lookup === undefined || !ARTIFACT_ROUTE.test(path) || !(request.socket instanceof TLSSocket)) {
+      response.writeHead(426, { Connection: "close", Upgrade: "websocket" }).end();
+      return;
+    }
+    let check: ReturnType<typeof checkPeer>;
+    try {
+      check = checkPeer(request.socket, this.#policy);
+    } catch {
+      response.writeHead(503).end();
+      return;
+    }
+    if (!check.ok) {
+      response.writeHead(check.status).end();
+      return;
+    }
+    void serveArtifact(request, response, check.peer.host, lookup, (bytes) => {
+      this.#artifactBytes += bytes;
+    });
   }
 
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {

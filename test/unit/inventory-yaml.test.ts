@@ -116,4 +116,18 @@ describe("YAML inventories", () => {
     expect(detectFormat("a.txt", "; c\n[driver]\nmaster\n")).toBe("ini");
     expect(detectFormat("a.txt", "master ansible_host=10.0.0.1\n")).toBe("ini");
   });
+
+  it("reads bundle.trust keys relative to the inventory, and reports a missing one at its line", () => {
+    const lines = [
+      "hosts:",
+      "  - {name: a, user: ops, role: server}",
+      "bundle:",
+      "  trust: [keys/release.pub, /etc/k.pub]",
+    ];
+    expect(parse(lines).bundle.trust).toEqual(["/fleet/keys/release.pub", "/etc/k.pub"]);
+    expect(parse(lines.slice(0, 2)).bundle.trust).toEqual([]);
+    expect(() => parse(lines, { fileExists: (file) => file !== "/etc/k.pub" })).toThrow(
+      "/fleet/fleet.yaml:4: bundle.trust key /etc/k.pub does not exist",
+    );
+  });
 });

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
+import { formatBytes } from "../../../shared/format-bytes.js";
 import { locateAgentBinary } from "../../agent-binary.js";
+import { loadPublicKey } from "../../bundle/signature.js";
 import { loadInventory } from "../../inventory/load.js";
 import { resolveSudoPasswords, terminalAsker } from "../../orchestrate/sudo-passwords.js";
 import { dryRun, up, type UpResult } from "../../orchestrate/up.js";
@@ -20,6 +22,8 @@ export interface UpFlags {
   readonly port?: string;
   readonly hostGrace: string;
   readonly json?: boolean;
+  readonly bundle?: string;
+  readonly trust?: string[];
 }
 
 export function registerUpCommand(program: Command, io: CliIo): void {
@@ -38,6 +42,14 @@ export function registerUpCommand(program: Command, io: CliIo): void {
       "--host-grace <seconds>",
       "how long a host may be out of contact (e.g. rebooting) before it is lost",
       "180",
+    )
+    .option(
+      "-b, --bundle <bundle>",
+      "offline bundle (directory, .tar or .tar.zst), verified before any host is touched",
+    )
+    .option(
+      "--trust <public-key...>",
+      "ed25519 public key(s) the bundle must be signed with (default: the inventory's bundle.trust)",
     )
     .option("--json", "print events as JSON lines")
     .action(async (flags: UpFlags) => {
@@ -67,15 +79,23 @@ export async function runUpCommand(flags: UpFlags, io: CliIo): Promise<boolean> 
       event: (envelope: Parameters<ProgressView["event"]>[0]) => {
         view.event(envelope);
       },
-      transfer: (host: string, bytesDone: number, bytesTotal: number) => {
-        view.transfer(host, bytesDone, bytesTotal);
+      transfer: (host: string, bytesDone: number, bytesTotal: number, what: "the agent" | "artifacts") => {
+        view.transfer(host, bytesDone, bytesTotal, what);
       },
       note: (text: string) => {
         io.progress(terminalSafe(text));
       },
     },
+    ...(flags.bundle === undefined
+      ? {}
+      : {
+          bundle: {
+            location: flags.bundle,
+            trustedKeys: await Promise.all((flags.trust ?? inventory.bundle.trust).map(loadPublicKey)),
+          },
+        }),
   };
-  if (flags.dryRun === true) return report(await dryRun(common), names, io);
+  if (flags.dryRun === true) return report(await dryRun(common), names, io, flags.json === true);
   const controller = new AbortController();
   const interrupt = (): void => {
     io.progress("interrupted: the agents keep working; run `up` again to resume");
@@ -91,13 +111,13 @@ export async function runUpCommand(flags: UpFlags, io: CliIo): Promise<boolean> 
       signal: controller.signal,
     });
     view.close();
-    return report(result, names, io);
+    return report(result, names, io, flags.json === true);
   } finally {
     process.removeListener("SIGINT", interrupt);
   }
 }
 
-function report(result: UpResult, names: readonly string[], io: CliIo): boolean {
+function report(result: UpResult, names: readonly string[], io: CliIo, json: boolean): boolean {
   switch (result.kind) {
     case "checks-failed":
       io.out(renderCheckReport(names, result.results));
@@ -116,6 +136,13 @@ function report(result: UpResult, names: readonly string[], io: CliIo): boolean 
       return true;
     case "ran": {
       const failed = [...result.outcomes].filter(([, outcome]) => outcome !== "succeeded");
+      const { sshBytes, artifactsOverSsh, artifactsOverHttps } = result.uplink;
+      io.out(
+        json
+          ? `${JSON.stringify({ uplink: result.uplink })}\n`
+          : `uplink: ${formatBytes(sshBytes)} over SSH (artifacts to the depot: ${formatBytes(artifactsOverSsh)}), ` +
+              `${formatBytes(artifactsOverHttps)} of artifacts served to hosts directly\n`,
+      );
       io.out(
         failed.length === 0
           ? `run ${result.runId}: all ${result.outcomes.size} host(s) succeeded\n`

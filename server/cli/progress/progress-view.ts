@@ -39,17 +39,22 @@ export class ProgressView {
     this.redraw();
   }
 
-  /** Bytes of a transfer from the provisioner to a host (the agent, before its run). */
-  transfer(host: string, bytesDone: number, bytesTotal: number): void {
+  /** Bytes of a transfer from the provisioner to a host (the agent, or the depot's artifacts) before its run. */
+  transfer(
+    host: string,
+    bytesDone: number,
+    bytesTotal: number,
+    what: "the agent" | "artifacts" = "the agent",
+  ): void {
     const line = this.lines.get(host) ?? initialLine();
-    this.lines.set(host, { ...line, phase: "sending the agent", bytesDone, bytesTotal });
+    this.lines.set(host, { ...line, phase: `sending ${what}`, bytesDone, bytesTotal });
     const quarter = bytesTotal > 0 ? Math.floor((4 * bytesDone) / bytesTotal) : 4;
     if (this.mode !== "tty" && quarter !== this.quarters.get(host)) {
       this.quarters.set(host, quarter);
-      const text = `sending the agent ${bar(bytesDone, bytesTotal)}`;
+      const text = `sending ${what} ${bar(bytesDone, bytesTotal)}`;
       this.out.write(
         this.mode === "json"
-          ? `${JSON.stringify({ host, transfer: { bytesDone, bytesTotal } })}\n`
+          ? `${JSON.stringify({ host, transfer: { what, bytesDone, bytesTotal } })}\n`
           : `${this.label(host)}  ${text}\n`,
       );
     }
