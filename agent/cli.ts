@@ -1,7 +1,10 @@
 import { Command, CommanderError } from "commander";
+import { HOST_CAS_DIR } from "../shared/artifacts.js";
 import type { Exec, Fs } from "../shared/host-io.js";
 import { VERSION } from "../shared/version.js";
+import { casReceiveCommand, casStatusCommand } from "./commands/cas.js";
 import { checkPlanCommand } from "./commands/check-plan.js";
+import { depotServeCommand } from "./commands/depot-serve.js";
 import { runPlanCommand } from "./commands/run-plan.js";
 import { serveCommand } from "./commands/serve.js";
 import { collectFacts } from "./facts/collect.js";
@@ -19,6 +22,10 @@ export interface AgentCliDeps {
   readonly now?: () => Date;
   /** Everything on standard input (the plan for check-plan). */
   readonly readStdin?: () => Promise<string>;
+  /** Standard input as bytes (the artifact for `cas receive`). */
+  readonly stdinBytes?: () => AsyncIterable<Uint8Array>;
+  /** Resolves when a long-running command must stop (`depot serve`): SIGTERM or SIGINT in the executable. */
+  readonly untilStopped?: () => Promise<void>;
 }
 
 async function readProcessStdin(): Promise<string> {
@@ -27,12 +34,26 @@ async function readProcessStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+function untilTerminated(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      resolve();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+}
+
 const localDeps: AgentCliDeps = {
   exec: localExec,
   fs: localFs,
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   readStdin: readProcessStdin,
+  stdinBytes: () => process.stdin,
+  untilStopped: untilTerminated,
 };
 
 /**
@@ -97,6 +118,41 @@ export async function main(argv: readonly string[], deps: AgentCliDeps = localDe
     .requiredOption("--config <file>", "agent config written by the provisioner")
     .action(async (options: { config: string }) => {
       code = await serveCommand(options.config, deps);
+    });
+  const cas = program.command("cas").description("this host's content-addressed artifact store");
+  cas
+    .command("status")
+    .description('print {"present":bool,"partialBytes":N} for an artifact (reads only)')
+    .requiredOption("--sha256 <hex>", "the artifact's sha256")
+    .option("--size <bytes>", "present only with this size")
+    .option("--root <dir>", "the store's root", HOST_CAS_DIR)
+    .action(async (options: Record<string, unknown>) => {
+      code = await casStatusCommand(options, deps);
+    });
+  cas
+    .command("receive")
+    .description("store an artifact read from stdin, resuming at --offset; verified before it is published")
+    .requiredOption("--sha256 <hex>", "the artifact's sha256")
+    .requiredOption("--size <bytes>", "the artifact's size")
+    .requiredOption("--path <path>", "its bundle path (for messages)")
+    .requiredOption("--kind <kind>", "its kind")
+    .requiredOption("--offset <bytes>", "where stdin starts: 0, or the partialBytes `cas status` printed")
+    .option("--root <dir>", "the store's root", HOST_CAS_DIR)
+    .action(async (options: Record<string, unknown>) => {
+      code = await casReceiveCommand(options, (deps.stdinBytes ?? (() => process.stdin))(), deps);
+    });
+  program
+    .command("depot")
+    .description("serve this host's artifacts to the other hosts")
+    .command("serve")
+    .description("run the depot HTTPS server (mutual TLS) until SIGTERM")
+    .requiredOption("--config <file>", "depot config written by the provisioner")
+    .action(async (options: { config: string }) => {
+      code = await depotServeCommand(options.config, {
+        stdout: deps.stdout,
+        stderr: deps.stderr,
+        untilStopped: deps.untilStopped ?? untilTerminated,
+      });
     });
   try {
     await program.parseAsync([...argv], { from: "node" });

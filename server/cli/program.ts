@@ -18,6 +18,8 @@ export function createProgram(io: CliIo): Command {
         "A single-file agent is pushed over SSH to every machine and reports back over mutual TLS.",
     )
     .version(VERSION, "-V, --version", "print the groundcrew version")
+    // Program options only before the command, so a command may have its own --version (bundle add).
+    .enablePositionalOptions()
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: (text) => process.stderr.write(text) });
   registerCheckCommand(program, io);

@@ -50,10 +50,14 @@ export async function uploadArtifacts(
     const base = done + offset;
     const stream = createReadStream(file, { start: offset });
     let streamed = 0;
-    stream.on("data", (chunk: string | Buffer) => {
-      streamed += chunk.length;
-      onProgress?.(base + streamed, total);
-    });
+    const counted = async function* (): AsyncGenerator<Uint8Array> {
+      for await (const chunk of stream) {
+        const bytes = chunk as Buffer;
+        streamed += bytes.length;
+        onProgress?.(base + streamed, total);
+        yield bytes;
+      }
+    };
     const result = await root.run(
       [
         agentPath,
@@ -70,7 +74,7 @@ export async function uploadArtifacts(
         "--offset",
         String(offset),
       ],
-      { inputStream: stream },
+      { inputStream: counted() },
     );
     stream.destroy();
     if (result.code !== 0) {

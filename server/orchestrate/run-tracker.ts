@@ -33,7 +33,7 @@ export class RunTracker {
     this.#finish(host, outcome);
   }
 
-  /** The host is expected to connect (agent started): it has graceMs to say hello. */
+  /** The host is expected to connect (agent started): it has graceMs to say hello, unless it already finished. */
   expect(host: string): void {
     this.#arm(host);
   }
@@ -59,7 +59,9 @@ export class RunTracker {
     for (const host of [...this.#waiting]) this.#finish(host, "lost");
   }
 
+  /** Only a host still awaited gets a grace timer: an agent may finish before `expect` is called. */
   #arm(host: string): void {
+    if (!this.#waiting.has(host)) return;
     const previous = this.#timers.get(host);
     if (previous !== undefined) clearTimeout(previous);
     this.#timers.set(

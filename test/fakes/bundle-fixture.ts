@@ -42,6 +42,7 @@ export async function writeDirectoryBundle(
   artifacts: readonly FixtureArtifact[],
 ): Promise<Manifest> {
   const manifest = manifestFor(artifacts);
+  await mkdir(dir, { recursive: true });
   for (const artifact of artifacts) {
     await mkdir(path.dirname(path.join(dir, artifact.path)), { recursive: true });
     await writeFile(path.join(dir, artifact.path), artifact.content);

@@ -34,7 +34,7 @@ describe("bundle delivery: one upload to the depot, the fleet fetches from it (1
 
   const groundcrew = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     const env = { ...process.env, GROUNDCREW_STATE_DIR: path.join(work, "state") };
-    return run(process.execPath, [cli, ...args], { env, maxBuffer: 1 << 26 }).then(
+    return run(process.execPath, [cli, ...args], { env, maxBuffer: 1 << 26, timeout: 150_000 }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (error: unknown) => error as { code: number; stdout: string; stderr: string },
     );

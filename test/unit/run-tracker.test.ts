@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { RunTracker } from "../../server/orchestrate/run-tracker.js";
+import type { EventEnvelope } from "../../shared/protocol.js";
+
+function finished(host: string, outcome: "succeeded" | "failed"): EventEnvelope {
+  return {
+    runId: "r1",
+    host,
+    seq: 9,
+    at: "2026-11-22T00:00:00.000Z",
+    event: { kind: "run.finished", outcome, succeeded: 1, skipped: 0, failed: outcome === "failed" ? 1 : 0 },
+  };
+}
+
+describe("RunTracker", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("is done when every host has finished, with each outcome", async () => {
+    const tracker = new RunTracker(["a", "b"], 1000, () => undefined);
+    tracker.expect("a");
+    tracker.expect("b");
+    tracker.event(finished("a", "succeeded"));
+    tracker.event(finished("b", "failed"));
+    expect([...(await tracker.done)]).toEqual([
+      ["a", "succeeded"],
+      ["b", "failed"],
+    ]);
+  });
+
+  it("marks a host lost when it stays away past the grace, and not before", async () => {
+    const lost: string[] = [];
+    const tracker = new RunTracker(["a"], 1000, (host) => lost.push(host));
+    tracker.expect("a");
+    vi.advanceTimersByTime(999);
+    expect(lost).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(lost).toEqual(["a"]);
+    expect([...(await tracker.done)]).toEqual([["a", "lost"]]);
+  });
+
+  it("arms no timer for a host whose agent finished before it was expected", async () => {
+    const lost: string[] = [];
+    const tracker = new RunTracker(["a"], 1000, (host) => lost.push(host));
+    tracker.event(finished("a", "succeeded"));
+    tracker.expect("a");
+    tracker.disconnected("a");
+    expect(vi.getTimerCount()).toBe(0);
+    expect([...(await tracker.done)]).toEqual([["a", "succeeded"]]);
+    expect(lost).toEqual([]);
+  });
+
+  it("gives a host that reconnects (a reboot) a fresh start", () => {
+    const lost: string[] = [];
+    const tracker = new RunTracker(["a"], 1000, (host) => lost.push(host));
+    tracker.expect("a");
+    tracker.connected("a");
+    tracker.disconnected("a");
+    vi.advanceTimersByTime(800);
+    tracker.connected("a");
+    vi.advanceTimersByTime(5000);
+    expect(lost).toEqual([]);
+  });
+});
