@@ -1,10 +1,11 @@
 import type { KeyObject } from "node:crypto";
-import { copyFile, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { ArtifactArch, ArtifactKind } from "../../shared/artifacts.js";
 import { GroundcrewError } from "../../shared/errors.js";
 import { hashFile } from "./hash-stream.js";
+import { collectLocal } from "./local-source.js";
 import {
   MANIFEST_FILE,
   SIGNATURE_FILE,
@@ -32,7 +33,7 @@ export interface NewArtifact {
 
 /**
  * Adds `artifact` to a bundle (directory or tar) after verifying the bundle
- * as it is. A path already in the bundle is refused unless `replace`. The
+ * as it is. A folder must be an OCI image layout; it is added as a tar. A path already in the bundle is refused unless `replace`. The
  * signature no longer covers the new manifest, so it is removed (the result
  * says so). A tar is rewritten beside itself and renamed over the old one;
  * a failure leaves the bundle as it was.
@@ -42,8 +43,16 @@ export async function addArtifact(
   artifact: NewArtifact,
   options: { replace?: boolean } = {},
 ): Promise<{ entry: ArtifactEntry; droppedSignature: boolean }> {
-  return withVerified(bundle, async (verified) => {
-    const hashed = await hashFile(artifact.file);
+  return withVerified(bundle, async (verified, scratch) => {
+    // An OCI image layout folder travels as one deterministic tar of its contents.
+    const packed = (await stat(artifact.file)).isDirectory()
+      ? path.join(scratch, "oci-layout.tar")
+      : undefined;
+    if (packed !== undefined) {
+      await collectLocal({ source: artifact.file, what: artifact.file, dest: packed });
+    }
+    const file = packed ?? artifact.file;
+    const hashed = await hashFile(file);
     const entry: ArtifactEntry = {
       path: artifact.path,
       kind: artifact.kind,
@@ -72,7 +81,7 @@ export async function addArtifact(
       },
       bundle,
     );
-    await rewrite(verified, manifest, undefined, new Map([[entry.path, artifact.file]]));
+    await rewrite(verified, manifest, undefined, new Map([[entry.path, file]]));
     return { entry, droppedSignature: verified.signature.state !== "absent" };
   });
 }
@@ -86,10 +95,13 @@ export async function signBundle(bundle: string, privateKey: KeyObject): Promise
   });
 }
 
-async function withVerified<T>(bundle: string, edit: (verified: VerifiedBundle) => Promise<T>): Promise<T> {
+async function withVerified<T>(
+  bundle: string,
+  edit: (verified: VerifiedBundle, scratch: string) => Promise<T>,
+): Promise<T> {
   const scratch = await mkdtemp(path.join(path.dirname(path.resolve(bundle)), ".groundcrew-edit-"));
   try {
-    return await edit(await verifyBundle(bundle, { keepIn: scratch }));
+    return await edit(await verifyBundle(bundle, { keepIn: path.join(scratch, "cas") }), scratch);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -108,5 +108,30 @@ describe("groundcrew bundle", () => {
     });
     expect(debFileName("libc6_2%3a2.36-9_arm64.deb")?.version).toBe("2:2.36-9");
     expect(debFileName("notes.txt")).toBeUndefined();
+  });
+
+  it("adds an OCI image layout folder as one tar (oci-archive)", async () => {
+    const bundle = path.join(dir, "b");
+    await writeDirectoryBundle(bundle, []);
+    const layout = path.join(dir, "app");
+    await mkdir(path.join(layout, "blobs", "sha256"), { recursive: true });
+    await writeFile(path.join(layout, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+    await writeFile(path.join(layout, "index.json"), '{"schemaVersion":2,"manifests":[]}');
+    const added = await groundcrew(
+      "bundle",
+      "add",
+      bundle,
+      layout,
+      "--kind",
+      "image-archive",
+      "--version",
+      "1",
+      "--arch",
+      "amd64",
+    );
+    expect(added.out).toContain("added image-archive/app.tar");
+    const inspected = await groundcrew("bundle", "inspect", bundle, "--json");
+    expect(inspected.out).toContain('"format": "oci-archive"');
+    await groundcrew("bundle", "verify", bundle);
   });
 });

@@ -68,17 +68,27 @@ describe("progress view", () => {
     expect(text().split("\u001b[2F").pop()).toContain("b     FAILED  1 done, 0 skipped, 1 FAILED");
   });
 
-  it("shows the agent transfer as a bar, in quarters when printing plain lines", () => {
+  it("shows the agent transfer as a bar with rate and time left, in quarters when printing plain lines", () => {
     const { sink, text } = capture();
-    const view = new ProgressView(["node1"], sink, "lines");
-    for (let done = 0; done <= 100; done += 5) view.transfer("node1", done, 100);
+    let now = 0;
+    const view = new ProgressView(["node1"], sink, "lines", () => now);
+    for (let done = 0; done <= 100; done += 5) {
+      view.transfer("node1", done * 1024 * 1024, 100 * 1024 * 1024);
+      now += 100;
+    }
     const lines = text().trim().split("\n");
     expect(lines).toHaveLength(5);
-    expect(lines[2]).toBe("node1  sending the agent [##########----------]  50%");
+    // 50 MiB in 1 s: 50 MiB/s, 50 MiB left.
+    expect(lines[2]).toBe(
+      "node1  sending the agent [##########----------]  50%  50 MiB of 100 MiB  50 MiB/s  ETA 1 s",
+    );
+    expect(lines[4]).toBe(
+      "node1  sending the agent [####################] 100%  100 MiB of 100 MiB  50 MiB/s",
+    );
     const tty = capture();
     const live = new ProgressView(["node1"], tty.sink, "tty");
     live.transfer("node1", 30, 100);
-    expect(tty.text()).toContain("node1  sending the agent  [######--------------]  30%");
+    expect(tty.text()).toContain("node1  sending the agent  [######--------------]  30%  30 B of 100 B");
   });
 
   it("emits JSON lines in json mode", () => {

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import {
@@ -86,7 +86,7 @@ export function registerBundleCommands(program: Command, io: CliIo): void {
       "add a file to a bundle as an artifact (the bundle is verified first; a signature is removed)",
     )
     .argument("<bundle>", "bundle directory or .tar / .tar.zst file")
-    .argument("<file>", "the file to add")
+    .argument("<file>", "the file to add (or an OCI image layout folder, added as a tar)")
     .requiredOption("--kind <kind>", `one of ${ARTIFACT_KINDS.join(", ")}`, parseKind)
     .option("--name <name>", "what it is (default: from a .deb file name, else the file name)")
     .option("--version <version>", "its version (default: from a .deb file name)")
@@ -96,6 +96,7 @@ export function registerBundleCommands(program: Command, io: CliIo): void {
     .option("--format <format>", "for an image archive: docker-archive or oci-archive", parseFormat)
     .option("--replace", "replace an artifact already at that path")
     .action(async (location: string, file: string, flags: AddFlags) => {
+      const folder = (await stat(file)).isDirectory();
       const fromDeb = debFileName(path.basename(file));
       const name = flags.name ?? fromDeb?.name ?? path.basename(file);
       const version = flags.version ?? fromDeb?.version;
@@ -108,13 +109,17 @@ export function registerBundleCommands(program: Command, io: CliIo): void {
         location,
         {
           file,
-          path: flags.path ?? `${flags.kind}/${path.basename(file)}`,
+          path: flags.path ?? `${flags.kind}/${path.basename(file)}${folder ? ".tar" : ""}`,
           kind: flags.kind,
           name,
           version,
           arch,
           ...(flags.component === undefined ? {} : { component: flags.component }),
-          ...(flags.format === undefined ? {} : { format: flags.format }),
+          ...(flags.format !== undefined
+            ? { format: flags.format }
+            : folder && flags.kind === "image-archive"
+              ? { format: "oci-archive" as const }
+              : {}),
         },
         { replace: flags.replace === true },
       );

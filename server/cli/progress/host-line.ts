@@ -1,3 +1,4 @@
+import { formatBytes } from "../../../shared/format-bytes.js";
 import type { AgentEvent } from "../../../shared/protocol.js";
 
 /** What one host line shows: a phase before the agent reports, then its step k/n and state. */
@@ -9,6 +10,10 @@ export interface HostLine {
   state: "waiting" | "running" | "succeeded" | "failed" | "lost";
   bytesDone?: number | undefined;
   bytesTotal?: number | undefined;
+  /** When and at how many bytes the current transfer was first seen: the base of its rate. */
+  transferSince?: { readonly atMs: number; readonly bytes: number } | undefined;
+  /** When the latest byte count was seen. */
+  transferAtMs?: number | undefined;
   counts: { succeeded: number; skipped: number; failed: number };
 }
 
@@ -23,8 +28,24 @@ export function initialLine(): HostLine {
   };
 }
 
-/** Folds one agent event into a host's line. Pure. */
-export function foldEvent(line: HostLine, event: AgentEvent): HostLine {
+/**
+ * Records a byte count of a transfer seen at `atMs`; a new total or a count
+ * going backwards starts a new transfer (and a new rate).
+ */
+export function withTransfer(line: HostLine, bytesDone: number, bytesTotal: number, atMs: number): HostLine {
+  const fresh =
+    line.transferSince === undefined || line.bytesTotal !== bytesTotal || (line.bytesDone ?? 0) > bytesDone;
+  return {
+    ...line,
+    bytesDone,
+    bytesTotal,
+    transferSince: fresh ? { atMs, bytes: bytesDone } : line.transferSince,
+    transferAtMs: atMs,
+  };
+}
+
+/** Folds one agent event, sent at `atMs` (agent clock), into a host's line. Pure. */
+export function foldEvent(line: HostLine, event: AgentEvent, atMs = 0): HostLine {
   switch (event.kind) {
     case "run.started":
       return {
@@ -34,6 +55,7 @@ export function foldEvent(line: HostLine, event: AgentEvent): HostLine {
         stepTotal: event.steps,
         bytesDone: undefined,
         bytesTotal: undefined,
+        transferSince: undefined,
       };
     case "step.started":
       return {
@@ -43,9 +65,12 @@ export function foldEvent(line: HostLine, event: AgentEvent): HostLine {
         stepTitle: event.title,
         bytesDone: undefined,
         bytesTotal: undefined,
+        transferSince: undefined,
       };
     case "step.progress":
-      return { ...line, bytesDone: event.bytesDone, bytesTotal: event.bytesTotal };
+      return event.bytesTotal === undefined
+        ? line
+        : withTransfer(line, event.bytesDone ?? 0, event.bytesTotal, atMs);
     case "step.skipped":
       return { ...line, counts: { ...line.counts, skipped: line.counts.skipped + 1 } };
     case "step.succeeded":
@@ -69,4 +94,23 @@ export function bar(done: number, total: number, width = 20): string {
   const ratio = total > 0 ? Math.min(1, done / total) : 0;
   const filled = Math.round(ratio * width);
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%`;
+}
+
+/**
+ * A transfer for humans: bar, bytes, and once a rate can be measured, the
+ * rate and the time left: "[#####-----]  52%  16.8 MiB of 32.3 MiB  45 MiB/s  ETA 1 s".
+ */
+export function transferText(line: HostLine): string {
+  const { bytesDone, bytesTotal, transferSince, transferAtMs } = line;
+  if (bytesDone === undefined || bytesTotal === undefined) return "";
+  const sizes = `${formatBytes(bytesDone)} of ${formatBytes(bytesTotal)}`;
+  const seconds =
+    transferSince === undefined || transferAtMs === undefined
+      ? 0
+      : (transferAtMs - transferSince.atMs) / 1000;
+  const moved = bytesDone - (transferSince?.bytes ?? bytesDone);
+  if (seconds < 0.2 || moved <= 0) return `${bar(bytesDone, bytesTotal)}  ${sizes}`;
+  const rate = moved / seconds;
+  const eta = Math.ceil((bytesTotal - bytesDone) / rate);
+  return `${bar(bytesDone, bytesTotal)}  ${sizes}  ${formatBytes(rate)}/s${bytesDone < bytesTotal ? `  ETA ${eta} s` : ""}`;
 }

@@ -1,6 +1,7 @@
 import type { EventEnvelope } from "../../../shared/protocol.js";
+import { formatBytes } from "../../../shared/format-bytes.js";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
-import { bar, foldEvent, initialLine, type HostLine } from "./host-line.js";
+import { foldEvent, initialLine, transferText, withTransfer, type HostLine } from "./host-line.js";
 
 export type ProgressMode = "tty" | "lines" | "json";
 
@@ -25,6 +26,8 @@ export class ProgressView {
     hosts: readonly string[],
     private readonly out: ProgressSink,
     private readonly mode: ProgressMode,
+    /** Clock for transfer rates, in ms. */
+    private readonly now: () => number = Date.now,
   ) {
     for (const host of hosts) this.lines.set(host, initialLine());
     this.width = Math.max(...hosts.map((host) => terminalSafe(host).length), 4);
@@ -46,12 +49,12 @@ export class ProgressView {
     bytesTotal: number,
     what: "the agent" | "artifacts" = "the agent",
   ): void {
-    const line = this.lines.get(host) ?? initialLine();
-    this.lines.set(host, { ...line, phase: `sending ${what}`, bytesDone, bytesTotal });
+    const line = withTransfer(this.lines.get(host) ?? initialLine(), bytesDone, bytesTotal, this.now());
+    this.lines.set(host, { ...line, phase: `sending ${what}` });
     const quarter = bytesTotal > 0 ? Math.floor((4 * bytesDone) / bytesTotal) : 4;
     if (this.mode !== "tty" && quarter !== this.quarters.get(host)) {
       this.quarters.set(host, quarter);
-      const text = `sending ${what} ${bar(bytesDone, bytesTotal)}`;
+      const text = `sending ${what} ${transferText(line)}`;
       this.out.write(
         this.mode === "json"
           ? `${JSON.stringify({ host, transfer: { what, bytesDone, bytesTotal } })}\n`
@@ -63,7 +66,7 @@ export class ProgressView {
 
   event(envelope: EventEnvelope): void {
     const { host, event } = envelope;
-    this.lines.set(host, foldEvent(this.lines.get(host) ?? initialLine(), event));
+    this.lines.set(host, foldEvent(this.lines.get(host) ?? initialLine(), event, Date.parse(envelope.at)));
     if (this.mode === "json") this.out.write(`${JSON.stringify(envelope)}\n`);
     if (this.mode === "lines") this.out.write(`${this.label(host)}  ${describeEvent(envelope)}\n`);
     this.redraw();
@@ -93,17 +96,9 @@ function renderLine(line: HostLine): string {
   if (line.state === "succeeded" || line.state === "failed") {
     return `${line.state === "succeeded" ? "ok" : "FAILED"}  ${tally}`;
   }
-  if (line.stepIndex === 0) {
-    const transfer =
-      line.bytesTotal !== undefined && line.bytesDone !== undefined
-        ? `  ${bar(line.bytesDone, line.bytesTotal)}`
-        : "";
-    return `${terminalSafe(line.phase)}${transfer}`;
-  }
-  const transfer =
-    line.bytesTotal !== undefined && line.bytesDone !== undefined
-      ? `  ${bar(line.bytesDone, line.bytesTotal)}`
-      : "";
+  const text = transferText(line);
+  const transfer = text === "" ? "" : `  ${text}`;
+  if (line.stepIndex === 0) return `${terminalSafe(line.phase)}${transfer}`;
   return `[${line.stepIndex}/${line.stepTotal}] ${terminalSafe(line.stepTitle)}${transfer}`;
 }
 
@@ -125,7 +120,9 @@ export function describeEvent({ event, seq }: EventEnvelope): string {
         return `${event.stepId} FAILED (${event.error.code}): ${event.error.message}`;
       case "step.progress":
         return `${event.stepId} ${event.message ?? ""}${
-          event.bytesTotal !== undefined ? ` ${event.bytesDone ?? 0}/${event.bytesTotal} bytes` : ""
+          event.bytesTotal !== undefined
+            ? ` ${formatBytes(event.bytesDone ?? 0)} of ${formatBytes(event.bytesTotal)}`
+            : ""
         }`;
       case "step.log":
         return `${event.stepId} ${event.stream}: ${event.line}`;
