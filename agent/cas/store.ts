@@ -1,3 +1,4 @@
+import { syncDirectory } from "../host/local-fs.js";
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { chmod, mkdir, open, readFile, rename, rm, type FileHandle } from "node:fs/promises";
@@ -316,15 +317,6 @@ async function hashFile(file: string): Promise<{ sha256: string; size: number }>
     await handle.close();
   }
   return { sha256: hash.digest("hex"), size };
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Runs a file operation; a Node error becomes `code` "cannot <what> <path>: <reason>". GroundcrewErrors pass through. */

@@ -5,7 +5,7 @@ import type { Fs, FsSpace, FsStats } from "../../shared/host-io.js";
 import { isNotFound } from "../facts/read.js";
 
 /** fsync a directory so that a rename or unlink inside it is durable. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {
     await handle.sync();
