@@ -72,6 +72,7 @@ export const ERROR_CODES = {
   CAS_WRITE_FAILED: "an artifact could not be stored on the host",
   CAS_VERIFY_FAILED: "an artifact arrived with the wrong size or sha256",
   CAS_FETCH_FAILED: "an artifact could not be fetched from any source",
+  RESET_NOT_CONFIRMED: "reset was not confirmed",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,6 +5,7 @@ import { registerCheckCommand } from "./commands/check.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerInventoryCommands } from "./commands/inventory.js";
 import { registerJournalCommands } from "./commands/journal.js";
+import { registerResetCommand } from "./commands/reset.js";
 import { registerUpCommand } from "./commands/up.js";
 import { registerLabCommands } from "./commands/lab.js";
 import type { CliIo } from "./io.js";
@@ -24,6 +25,7 @@ export function createProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.out, writeErr: (text) => process.stderr.write(text) });
   registerCheckCommand(program, io);
   registerUpCommand(program, io);
+  registerResetCommand(program, io);
   registerJournalCommands(program, io);
   registerDemoCommand(program, io);
   registerInventoryCommands(program, io);

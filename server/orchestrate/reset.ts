@@ -1,0 +1,161 @@
+import { GroundcrewError } from "../../shared/errors.js";
+import { agentEventSchema, parseFrame, type EventEnvelope, type Plan } from "../../shared/protocol.js";
+import { AGENT_STATE_DIR, AGENT_UNIT_NAME } from "../deploy/layout.js";
+import { removeGroundcrew } from "../deploy/remove-groundcrew.js";
+import type { Inventory, InventoryHost } from "../inventory/types.js";
+import { Journal } from "../journal/index.js";
+import { pushAgent, type AgentBinary } from "../ssh/push-agent.js";
+import type { KnownHosts } from "../ssh/known-hosts.js";
+import type { Secret } from "../../shared/secret.js";
+import { connectHost, type HostConnection } from "./host-session.js";
+import { hostPreparation, newRunId, phases } from "./plan.js";
+import { mapLimit } from "./pool.js";
+import type { UpReporter } from "./up.js";
+import { journalPath } from "./up.js";
+
+export interface ResetOptions {
+  readonly inventory: Inventory;
+  readonly stateDir: string;
+  readonly agent: AgentBinary;
+  readonly knownHosts: KnownHosts;
+  readonly acceptNewHostKeys: boolean;
+  readonly sudoPasswords?: ReadonlyMap<string, Secret>;
+  readonly concurrency: number;
+  readonly reporter: UpReporter;
+}
+
+export type ResetOutcome = "reset" | "failed" | "unreachable";
+
+export interface ResetResult {
+  readonly runId: string;
+  readonly outcomes: ReadonlyMap<string, ResetOutcome>;
+}
+
+/**
+ * `reset`: undoes `up` host by host, workers first, then the servers other
+ * than the first, then the first server, the depot last (it serves the
+ * others until then). On each host the agent undoes every step in reverse
+ * from its ledger (`run --plan` over SSH, so it works whether or not the
+ * host can reach the provisioner), each event journaled as an "undo" run;
+ * then groundcrew removes itself (units, /var/lib/groundcrew, the agent's
+ * cache). Best effort: a host that fails is reported and the others go on;
+ * everything is idempotent, so a reset cut short is finished by running it
+ * again, and a second reset is a no-op. Throws JOURNAL_IN_USE when another
+ * groundcrew holds the journal.
+ */
+export async function reset(options: ResetOptions): Promise<ResetResult> {
+  const { inventory, reporter } = options;
+  const journal = Journal.open(journalPath(options.stateDir));
+  const connections = new Map<string, HostConnection | Error>();
+  try {
+    await mapLimit(inventory.hosts, options.concurrency, async (host) => {
+      connections.set(
+        host.name,
+        await connectHost(host, options).catch((error: unknown) =>
+          error instanceof Error ? error : new Error(String(error)),
+        ),
+      );
+    });
+    const runId = newRunId();
+    const names = inventory.hosts.map((host) => host.name);
+    journal.startRun({ id: runId, action: "undo", inventory: inventory.file, hosts: names });
+    const outcomes = new Map<string, ResetOutcome>();
+    for (const phase of [...phases(inventory.hosts)].reverse()) {
+      await mapLimit(phase, options.concurrency, async (host) => {
+        const connection = connections.get(host.name);
+        if (connection === undefined || connection instanceof Error) {
+          reporter.phase(host.name, `unreachable, not reset: ${connection?.message ?? "?"}`, "failed");
+          outcomes.set(host.name, "unreachable");
+          return;
+        }
+        outcomes.set(host.name, await resetHost(host, connection, runId, journal, options));
+      });
+    }
+    const failed = [...outcomes.values()].some((outcome) => outcome !== "reset");
+    journal.finishRun(runId, failed ? "failed" : "succeeded");
+    return { runId, outcomes };
+  } finally {
+    for (const connection of connections.values())
+      if (!(connection instanceof Error)) connection.session.close();
+    journal.close();
+  }
+}
+
+async function resetHost(
+  host: InventoryHost,
+  connection: HostConnection,
+  runId: string,
+  journal: Journal,
+  options: ResetOptions,
+): Promise<ResetOutcome> {
+  const { reporter } = options;
+  try {
+    const sudo = await connection.root.run(["true"], { timeoutMs: 20_000 });
+    if (sudo.code !== 0) throw new Error(`sudo does not work: ${sudo.stderr.trim()}`);
+    // Steps to undo only where an agent kept a ledger: a clean host gets no agent at all.
+    if ((await connection.root.run(["test", "-d", AGENT_STATE_DIR])).code === 0) {
+      if (!(await undoSteps(host, connection, runId, journal, options))) return "failed";
+    }
+    const home = await connection.session.homeDirectory();
+    const { removed, problems } = await removeGroundcrew(connection.root, connection.session, home);
+    for (const problem of problems) reporter.note(`${host.name}: ${problem}`);
+    reporter.phase(
+      host.name,
+      removed.length === 0 ? "reset: nothing of groundcrew was left" : `reset: removed ${removed.join(", ")}`,
+      problems.length > 0 ? "failed" : undefined,
+    );
+    return problems.length > 0 ? "failed" : "reset";
+  } catch (error) {
+    const message =
+      error instanceof GroundcrewError || error instanceof Error ? error.message : String(error);
+    reporter.phase(host.name, `reset FAILED: ${message}`, "failed");
+    return "failed";
+  }
+}
+
+/**
+ * Runs the undo plan through the agent (pushed to the login user's cache
+ * when missing), journaling its events. The agent unit is stopped first: it
+ * would otherwise go on serving, and be restarted, while its work is undone.
+ * Resolves false (reported) when the undo did not succeed.
+ */
+async function undoSteps(
+  host: InventoryHost,
+  connection: HostConnection,
+  runId: string,
+  journal: Journal,
+  options: ResetOptions,
+): Promise<boolean> {
+  const { reporter } = options;
+  await connection.root.run(["systemctl", "stop", AGENT_UNIT_NAME]);
+  const agent = await pushAgent(connection.session, options.agent, (done, total) => {
+    reporter.transfer(host.name, done, total, "the agent");
+  });
+  const plan: Plan = { runId, host: host.name, action: "undo", steps: hostPreparation() };
+  const undone = await connection.root.run(
+    [agent.remotePath, "run", "--plan", "/dev/stdin", "--state-dir", AGENT_STATE_DIR],
+    { input: JSON.stringify(plan) },
+  );
+  const events = parseEvents(undone.stdout, runId, host.name);
+  for (const envelope of events) {
+    journal.append(envelope);
+    reporter.event(envelope);
+  }
+  const finished = events.at(-1)?.event;
+  if (finished?.kind === "run.finished" && finished.outcome === "succeeded") return true;
+  reporter.phase(host.name, `undo failed: ${undone.stderr.trim() || "see the journal"}`, "failed");
+  return false;
+}
+
+/** The agent's JSON-line events as journal envelopes (seq from 1, our clock); lines that are not events are dropped. */
+function parseEvents(stdout: string, runId: string, host: string): EventEnvelope[] {
+  const at = new Date().toISOString();
+  return stdout
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .flatMap((line) => {
+      const parsed = parseFrame(agentEventSchema, line);
+      return parsed.ok ? [parsed.value] : [];
+    })
+    .map((event, index) => ({ runId, host, seq: index + 1, at, event }));
+}
