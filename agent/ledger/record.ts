@@ -39,6 +39,12 @@ export const ledgerRecordSchema = z
     sysctls: z.array(changedSysctlSchema),
     /** systemd units the step masked (they were not masked before). */
     maskedUnits: z.array(z.string().regex(/^[A-Za-z0-9@:._\\-]+$/)),
+    /** Debian packages the step installed (none was installed before): undo purges them. */
+    packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/)).default([]),
+    /** Directory trees the step's work created (none existed before), e.g. /var/lib/docker: undo deletes them whole. */
+    trees: z.array(absolutePath).default([]),
+    /** System groups the step's work created (none existed before): undo deletes them. */
+    groups: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/)).default([]),
   })
   .strict();
 
@@ -47,7 +53,17 @@ export type ChangedSysctl = z.infer<typeof changedSysctlSchema>;
 export type LedgerRecord = z.infer<typeof ledgerRecordSchema>;
 
 export function emptyRecord(stepId: string): LedgerRecord {
-  return { version: 1, stepId, files: [], directories: [], sysctls: [], maskedUnits: [] };
+  return {
+    version: 1,
+    stepId,
+    files: [],
+    directories: [],
+    sysctls: [],
+    maskedUnits: [],
+    packages: [],
+    trees: [],
+    groups: [],
+  };
 }
 
 /** Records a write of `file.path`; an earlier entry's `previous` wins (it is the pre-agent version). */
@@ -71,4 +87,15 @@ export function withSysctl(record: LedgerRecord, sysctl: ChangedSysctl): LedgerR
 export function withMaskedUnit(record: LedgerRecord, unit: string): LedgerRecord {
   if (record.maskedUnits.includes(unit)) return record;
   return { ...record, maskedUnits: [...record.maskedUnits, unit] };
+}
+
+/** Records packages about to be installed that were not installed before. */
+export function withPackages(record: LedgerRecord, packages: readonly string[]): LedgerRecord {
+  const added = packages.filter((name) => !record.packages.includes(name));
+  return added.length === 0 ? record : { ...record, packages: [...record.packages, ...added] };
+}
+
+/** Records a directory tree about to be created (it did not exist). */
+export function withTree(record: LedgerRecord, path: string): LedgerRecord {
+  return record.trees.includes(path) ? record : { ...record, trees: [...record.trees, path] };
 }

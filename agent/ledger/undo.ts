@@ -17,7 +17,8 @@ export interface UndoIo {
  * Undoes everything in the step's ledger record, newest first: files (a file
  * the agent created is removed, a file it replaced gets its previous version
  * back), then the directories it created (only when empty), then kernel
- * parameters (previous value written back), then masked units (unmasked).
+ * parameters (previous value written back), then masked units (unmasked),
+ * then packages it installed (purged) and directory trees it created (deleted).
  * Something changed by someone else since the agent's write is left alone
  * and reported. Each entry leaves the record once undone, so an interrupted
  * undo resumes where it stopped. Resolves the changes made, for humans.
@@ -42,6 +43,19 @@ export async function undoRecorded(io: UndoIo): Promise<string[]> {
     await mustRun(io.exec, ["systemctl", "unmask", unit]);
     changes.push(`unmasked ${unit}`);
     await io.ledger.update((r) => ({ ...r, maskedUnits: r.maskedUnits.filter((entry) => entry !== unit) }));
+  }
+  if (record.packages.length > 0) {
+    // One call, so dpkg orders the removals by their dependencies; packages already gone are ignored.
+    await mustRun(io.exec, ["dpkg", "--purge", ...record.packages], {
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+    });
+    changes.push(`purged ${record.packages.join(", ")}`);
+    await io.ledger.update((r) => ({ ...r, packages: [] }));
+  }
+  for (const tree of record.trees) {
+    await mustRun(io.exec, ["rm", "-rf", "--", tree]);
+    changes.push(`removed ${tree}`);
+    await io.ledger.update((r) => ({ ...r, trees: r.trees.filter((entry) => entry !== tree) }));
   }
   return changes;
 }

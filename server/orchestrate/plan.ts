@@ -15,19 +15,31 @@ export function hostPreparation(): PlanStep[] {
   ];
 }
 
-/** The plan one host runs in one run: fetching its artifacts (when it needs any), then host preparation. */
+/**
+ * The plan one host runs in one run: fetching its artifacts (when it needs
+ * any), host preparation, then the installs its artifacts allow (`installs`).
+ */
 export function planFor(
   runId: string,
   host: InventoryHost,
   action: Plan["action"] = "apply",
   fetch?: PlanStep,
+  installs: readonly PlanStep[] = [],
 ): Plan {
-  return {
-    runId,
-    host: host.name,
-    action,
-    steps: [...(fetch === undefined ? [] : [fetch]), ...hostPreparation()],
-  };
+  const steps = [...(fetch === undefined ? [] : [fetch]), ...hostPreparation(), ...installs];
+  return { runId, host: host.name, action, steps };
+}
+
+/**
+ * What `reset` undoes on every host, in apply order (the agent undoes in
+ * reverse). Install steps take no artifacts here: their undo works from the
+ * host's ledger, and a step that never ran there has nothing recorded.
+ */
+export function resetSteps(): PlanStep[] {
+  return [
+    ...hostPreparation(),
+    { id: "docker.install", title: "Install Docker from the bundle", params: { debs: [] } },
+  ];
 }
 
 /** A run id that sorts by start time: r20261121-120000-ab12. */

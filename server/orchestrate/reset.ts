@@ -8,7 +8,7 @@ import { pushAgent, type AgentBinary } from "../ssh/push-agent.js";
 import type { KnownHosts } from "../ssh/known-hosts.js";
 import type { Secret } from "../../shared/secret.js";
 import { connectHost, type HostConnection } from "./host-session.js";
-import { hostPreparation, newRunId, phases } from "./plan.js";
+import { newRunId, phases, resetSteps } from "./plan.js";
 import { mapLimit } from "./pool.js";
 import type { UpReporter } from "./up.js";
 import { journalPath } from "./up.js";
@@ -131,7 +131,7 @@ async function undoSteps(
   const agent = await pushAgent(connection.session, options.agent, (done, total) => {
     reporter.transfer(host.name, done, total, "the agent");
   });
-  const plan: Plan = { runId, host: host.name, action: "undo", steps: hostPreparation() };
+  const plan: Plan = { runId, host: host.name, action: "undo", steps: resetSteps() };
   const undone = await connection.root.run(
     [agent.remotePath, "run", "--plan", "/dev/stdin", "--state-dir", AGENT_STATE_DIR],
     { input: JSON.stringify(plan) },

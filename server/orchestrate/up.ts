@@ -22,7 +22,7 @@ import type { HostConnection } from "./host-session.js";
 import { newRunId, phases, planFor } from "./plan.js";
 import { mapLimit } from "./pool.js";
 import { agentServes, unfinishedRun } from "./resume.js";
-import { artifactLookup, fetchStep, planDelivery, type Delivery } from "./delivery.js";
+import { artifactLookup, fetchStep, installSteps, planDelivery, type Delivery } from "./delivery.js";
 import { RunTracker, type HostOutcome } from "./run-tracker.js";
 import type { StepCheck } from "../../agent/commands/check-plan.js";
 
@@ -202,7 +202,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
       const connection = connections.get(host.name);
       if (connection === undefined) continue;
       const provisionerUrl = `https://${dialAddress(connection)}:${port}`;
-      plans.set(host.name, planFor(runId, host, "apply", fetchStep(host, delivery, provisionerUrl)));
+      const installs = installSteps(host, delivery);
+      for (const skipped of installs.skipped) reporter.note(`${host.name}: skipped ${skipped}`);
+      plans.set(
+        host.name,
+        planFor(runId, host, "apply", fetchStep(host, delivery, provisionerUrl), installs.steps),
+      );
     }
     for (const phase of phases(inventory.hosts)) {
       await mapLimit(phase, options.concurrency, async (host) => {

@@ -33,7 +33,7 @@ export async function distribution(): Promise<string> {
       for (const mode of ["depot", "direct"] as const) {
         const inventory = await fleet.writeInventory(`${mode}.yaml`, {
           depot: mode === "depot",
-          installDocker: true,
+          installDocker: false,
         });
         await must(fleet.groundcrew("check", "-i", inventory));
         for (const machine of fleet.lab.machines) {

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { snapshotDiff, snapshotHost, type Allowed } from "../support/host-snapshot.js";
 import { startLabFleet, writeDebsLock, type LabFleet } from "../support/lab-fleet.js";
 
 /** Distinct from the other lab tests' ports and the demo's 7443. */
@@ -11,7 +12,7 @@ const PORT = "17446";
  * other path, mode, size, /etc content hash, unit file and kernel parameter
  * must be as it was before `up`.
  */
-const ALLOWED: readonly { readonly pattern: RegExp; readonly reason: string }[] = [
+const ALLOWED: readonly Allowed[] = [
   {
     pattern: /^\/home\/ops\/\.cache /,
     reason:
@@ -25,38 +26,19 @@ describe("reset leaves no trace (1 server + depot, 1 worker)", () => {
   let bundle: string;
   let before: Map<string, string[]>;
 
-  /** Paths with type, mode and size (files), /etc content hashes, unit files, and the kernel parameters we set. */
   const snapshot = async (): Promise<Map<string, string[]>> => {
-    const script = [
-      "find /etc /var/lib /usr/local /root /home -xdev \\( -type d -printf '%p d %m\\n' \\) -o \\( ! -type d -printf '%p %y %m %s\\n' \\)",
-      "find /etc -xdev -type f -exec sha256sum {} +",
-      "systemctl list-unit-files --no-legend --no-pager",
-      "sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables",
-    ].join("; ");
     const result = new Map<string, string[]>();
-    for (const machine of fleet.lab.machines) {
-      const lines = (await fleet.asRoot(machine.name, ["sh", "-c", script])).split("\n");
-      result.set(
-        machine.name,
-        lines.filter((line) => line !== "" && !ALLOWED.some(({ pattern }) => pattern.test(line))).sort(),
-      );
-    }
+    for (const machine of fleet.lab.machines)
+      result.set(machine.name, await snapshotHost(fleet, machine.name, ALLOWED));
     return result;
   };
 
   const expectAsBefore = async (): Promise<void> => {
     const now = await snapshot();
     for (const machine of fleet.lab.machines) {
-      const was = new Set(before.get(machine.name));
-      const is = new Set(now.get(machine.name));
-      expect(
-        [...is].filter((line) => !was.has(line)),
-        `${machine.name}: left behind`,
-      ).toEqual([]);
-      expect(
-        [...was].filter((line) => !is.has(line)),
-        `${machine.name}: removed`,
-      ).toEqual([]);
+      const { added, removed } = snapshotDiff(before.get(machine.name) ?? [], now.get(machine.name) ?? []);
+      expect(added, `${machine.name}: left behind`).toEqual([]);
+      expect(removed, `${machine.name}: removed`).toEqual([]);
     }
   };
 
@@ -66,7 +48,7 @@ describe("reset leaves no trace (1 server + depot, 1 worker)", () => {
     bundle = path.join(fleet.work, "lab.tar");
     const built = await fleet.groundcrew("bundle", "build", "--lock", lock.file, "--out", bundle);
     expect(built.code, built.stderr).toBe(0);
-    inventory = await fleet.writeInventory("fleet.yaml", { depot: true, installDocker: true });
+    inventory = await fleet.writeInventory("fleet.yaml", { depot: true, installDocker: false });
     before = await snapshot();
   });
 

@@ -40,6 +40,8 @@ export interface LabFleet {
   writeInventory(name: string, options: { depot: boolean; installDocker: boolean }): Promise<string>;
   /** Runs a command as root on a machine over SSH; rejects on a non-zero exit. */
   asRoot(machine: string, argv: [string, ...string[]]): Promise<string>;
+  /** Copies a local file to a machine as root (SFTP). */
+  uploadAsRoot(machine: string, local: string, remote: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -85,19 +87,19 @@ export async function startLabFleet(machines: number): Promise<LabFleet> {
       return file;
     },
     async asRoot(name, argv) {
-      const machine = lab.machines.find((item) => item.name === name);
-      if (machine === undefined) throw new Error(`no machine ${name}`);
-      const session = await SshSession.connect({
-        name,
-        host: machine.address,
-        username: "root",
-        privateKey: lab.privateKey,
-        hostKeys: pinnedKeys(machine.hostKeys.map(keyBlobFromLine)),
-      });
+      const session = await rootSession(lab, name);
       try {
         const result = await session.run(argv);
         if (result.code !== 0) throw new Error(`${name}: ${argv.join(" ")}: ${result.stderr}`);
         return result.stdout;
+      } finally {
+        session.close();
+      }
+    },
+    async uploadAsRoot(name, local, remote) {
+      const session = await rootSession(lab, name);
+      try {
+        await session.upload(local, remote, 0o644);
       } finally {
         session.close();
       }
@@ -107,6 +109,18 @@ export async function startLabFleet(machines: number): Promise<LabFleet> {
       await rm(work, { recursive: true, force: true });
     },
   };
+}
+
+function rootSession(lab: Lab, name: string): Promise<SshSession> {
+  const machine = lab.machines.find((item) => item.name === name);
+  if (machine === undefined) throw new Error(`no machine ${name}`);
+  return SshSession.connect({
+    name,
+    host: machine.address,
+    username: "root",
+    privateKey: lab.privateKey,
+    hostKeys: pinnedKeys(machine.hostKeys.map(keyBlobFromLine)),
+  });
 }
 
 /** The uplink line `up --json` prints last, or undefined. */
@@ -122,10 +136,24 @@ export interface DebsLock {
   readonly sha256s: readonly string[];
 }
 
-/** A lock of the fixture .debs (kind deb, component docker) written to `file`. */
-export async function writeDebsLock(file: string): Promise<DebsLock> {
-  const debs = (await readdir(FIXTURE_DEBS)).filter((name) => name.endsWith(".deb")).sort();
-  if (debs.length === 0) throw new Error(`no .deb files in ${FIXTURE_DEBS}: run scripts/setup`);
+/** The fixture packages a lab bundle holds unless told otherwise (every host needs them: component host). */
+export const DEFAULT_DEBS = ["containerd", "runc", "tini", "docker-registry"] as const;
+
+/**
+ * A lock of fixture .debs written to `file`: `packages` (default
+ * DEFAULT_DEBS) with the given deb component (default `host`, which every
+ * host needs).
+ */
+export async function writeDebsLock(
+  file: string,
+  options: { packages?: readonly string[]; component?: "host" | "docker" } = {},
+): Promise<DebsLock> {
+  const wanted = new Set(options.packages ?? DEFAULT_DEBS);
+  const debs = (await readdir(FIXTURE_DEBS))
+    .filter((name) => name.endsWith(".deb") && wanted.has(debFileName(name)?.name ?? ""))
+    .sort();
+  if (debs.length !== wanted.size)
+    throw new Error(`missing .deb files in ${FIXTURE_DEBS}: run scripts/setup`);
   const lines = ["name: lab-debs", "arch: [amd64]", "artifacts:"];
   let bytes = 0;
   const sha256s: string[] = [];
@@ -138,7 +166,7 @@ export async function writeDebsLock(file: string): Promise<DebsLock> {
     lines.push(
       `  - path: debs/${deb.name}.deb`,
       "    kind: deb",
-      "    component: docker",
+      `    component: ${options.component ?? "host"}`,
       `    name: ${deb.name}`,
       `    version: "${deb.version}"`,
       `    arch: ${deb.arch}`,

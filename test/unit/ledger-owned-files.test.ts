@@ -33,6 +33,9 @@ describe("writeOwnedFile + undoRecorded", () => {
       directories: ["/etc/new.d", "/etc/new.d/sub"],
       sysctls: [],
       maskedUnits: [],
+      packages: [],
+      trees: [],
+      groups: [],
     });
     expect(await undoRecorded({ fs, exec, ledger })).toEqual([
       "removed /etc/new.d/sub/a.conf",

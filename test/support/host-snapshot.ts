@@ -1,0 +1,39 @@
+import type { LabFleet } from "./lab-fleet.js";
+
+/** A line a snapshot may differ in after `up` + `reset`, with the reason it is allowed to. */
+export interface Allowed {
+  readonly pattern: RegExp;
+  readonly reason: string;
+}
+
+/**
+ * What `reset` must leave as it found it on a machine: every path under
+ * /etc, /var/lib, /usr/local, /root and /home with its type, mode and (for
+ * non-directories) size, the content hash of every file under /etc, the unit
+ * files, and the kernel parameters host preparation sets. Lines matching an
+ * `allowed` pattern are left out. Sorted lines.
+ */
+export async function snapshotHost(
+  fleet: LabFleet,
+  machine: string,
+  allowed: readonly Allowed[],
+): Promise<string[]> {
+  const script = [
+    "find /etc /var/lib /usr/local /root /home -xdev \\( -type d -printf '%p d %m\\n' \\) -o \\( ! -type d -printf '%p %y %m %s\\n' \\)",
+    "find /etc -xdev -type f -exec sha256sum {} +",
+    "systemctl list-unit-files --no-legend --no-pager",
+    "sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables",
+  ].join("; ");
+  const lines = (await fleet.asRoot(machine, ["sh", "-c", script])).split("\n");
+  return lines.filter((line) => line !== "" && !allowed.some(({ pattern }) => pattern.test(line))).sort();
+}
+
+/** Lines only in `after` (left behind) and only in `before` (removed). */
+export function snapshotDiff(
+  before: readonly string[],
+  after: readonly string[],
+): { added: string[]; removed: string[] } {
+  const was = new Set(before);
+  const is = new Set(after);
+  return { added: after.filter((line) => !was.has(line)), removed: before.filter((line) => !is.has(line)) };
+}
