@@ -73,6 +73,13 @@ export const ERROR_CODES = {
   CAS_VERIFY_FAILED: "an artifact arrived with the wrong size or sha256",
   CAS_FETCH_FAILED: "an artifact could not be fetched from any source",
   RESET_NOT_CONFIRMED: "reset was not confirmed",
+  IMAGE_ARCHIVE_INVALID: "an image archive is not a docker-save or OCI layout archive, or is damaged",
+  IMAGE_REFERENCE_INVALID: "an image name or tag does not follow the OCI grammar",
+  REGISTRY_UNREACHABLE: "the depot registry does not answer",
+  REGISTRY_PUSH_FAILED: "the registry refused a blob or manifest",
+  K3S_NOT_READY: "k3s did not become ready on a host",
+  CLUSTER_NOT_READY: "not every node of the cluster became Ready",
+  KUBECONFIG_UNAVAILABLE: "the cluster's kubeconfig could not be fetched",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

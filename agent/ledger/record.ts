@@ -24,6 +24,20 @@ export const changedSysctlSchema = z
   })
   .strict();
 
+/** One port opened in the host firewall (ufw or firewalld), from `source` (a CIDR) or anywhere. */
+export const firewallRuleSchema = z
+  .object({
+    tool: z.enum(["ufw", "firewalld"]),
+    /** "6443", "2379-2380", or "any" (every port, with a source: the pod and service networks). */
+    port: z.string().regex(/^(any|\d{1,5}(-\d{1,5})?)$/),
+    protocol: z.enum(["tcp", "udp"]),
+    source: z
+      .string()
+      .regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/)
+      .optional(),
+  })
+  .strict();
+
 /**
  * What one step created or changed on this host, so that its undo removes
  * exactly that and restores what was there before. Entries are recorded
@@ -45,11 +59,14 @@ export const ledgerRecordSchema = z
     trees: z.array(absolutePath).default([]),
     /** System groups the step's work created (none existed before): undo deletes them. */
     groups: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/)).default([]),
+    /** Host firewall rules the step added (none was there before): undo deletes them. */
+    firewallRules: z.array(firewallRuleSchema).default([]),
   })
   .strict();
 
 export type OwnedFile = z.infer<typeof ownedFileSchema>;
 export type ChangedSysctl = z.infer<typeof changedSysctlSchema>;
+export type FirewallRule = z.infer<typeof firewallRuleSchema>;
 export type LedgerRecord = z.infer<typeof ledgerRecordSchema>;
 
 export function emptyRecord(stepId: string): LedgerRecord {
@@ -63,6 +80,7 @@ export function emptyRecord(stepId: string): LedgerRecord {
     packages: [],
     trees: [],
     groups: [],
+    firewallRules: [],
   };
 }
 
