@@ -75,6 +75,9 @@ export const ERROR_CODES = {
   RESET_NOT_CONFIRMED: "reset was not confirmed",
   IMAGE_ARCHIVE_INVALID: "an image archive is not a docker-save or OCI layout archive, or is damaged",
   IMAGE_REFERENCE_INVALID: "an image name or tag does not follow the OCI grammar",
+  IMAGE_SPEC_INVALID: "an image to build has an unsafe or conflicting path, or an invalid mode or setting",
+  IMAGE_SOURCE_INVALID:
+    "a file an image is built from is missing, or is not the package or architecture wanted",
   REGISTRY_UNREACHABLE: "the depot registry does not answer",
   REGISTRY_PUSH_FAILED: "the registry refused a blob or manifest",
   K3S_NOT_READY: "k3s did not become ready on a host",

@@ -5,7 +5,7 @@ import { readCpu } from "./cpu.js";
 import { readDisks } from "./disks.js";
 import { readGpus } from "./gpus.js";
 import { readIdentity } from "./identity.js";
-import { readListening } from "./listening.js";
+import { readInstalledSteps, readListening } from "./listening.js";
 import { artifactArch, readKernel, readMachine } from "./kernel.js";
 import { readMemory } from "./memory.js";
 import { readNetwork } from "./network.js";
@@ -28,7 +28,7 @@ export interface FactsDeps {
  * (GroundcrewError FACTS_UNREADABLE for facts that cannot be read).
  */
 export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDeps): Promise<HostFacts> {
-  const [identity, os, kernel, machine, cpu, memory, disks, space, network, gpus, systemd, listening] =
+  const [identity, os, kernel, machine, cpu, memory, disks, space, network, gpus, systemd, listening, installedSteps] =
     await Promise.all([
       readIdentity(fs),
       readOs(fs),
@@ -42,6 +42,7 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
       readGpus(fs),
       readSystemd(fs),
       readListening(fs),
+      readInstalledSteps(fs),
     ]);
   return hostFactsSchema.parse({
     schema: FACTS_SCHEMA_VERSION,
@@ -61,5 +62,6 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
     gpus,
     systemd,
     listening,
+    installedSteps,
   } satisfies HostFacts);
 }

@@ -35,3 +35,12 @@ export async function readListening(fs: Fs): Promise<HostFacts["listening"]> {
   const merge = (a: number[], b: number[]): number[] => [...new Set([...a, ...b])].sort((x, y) => x - y);
   return { tcp: merge(tcp4, tcp6), udp: merge(udp4, udp6) };
 }
+
+/** Where the agent keeps its ownership ledger (one `<step>.json` per step that changed the host). */
+const LEDGER_DIR = "/var/lib/groundcrew/agent/state/ledger";
+
+/** Ids of the steps groundcrew recorded changes for on this host: whose listening ports are groundcrew's own. */
+export async function readInstalledSteps(fs: Fs): Promise<string[]> {
+  const names = await fs.readDir(LEDGER_DIR).catch(() => []);
+  return names.filter((name) => name.endsWith(".json")).map((name) => name.slice(0, -".json".length));
+}

@@ -1,12 +1,15 @@
 import { z } from "zod";
 import { artifactRefSchema, HOST_CAS_DIR } from "../../shared/artifacts.js";
 import type { Exec, ReadonlyFs } from "../../shared/host-io.js";
+import { holdsContent } from "../ledger/hash.js";
+import { writeOwnedFile } from "../ledger/owned-files.js";
 import { withPackages, withTree } from "../ledger/record.js";
 import { undoRecorded } from "../ledger/undo.js";
 import { describeResult, mustRun, tryCommand } from "../runner/host-calls.js";
 import { defineStep } from "../runner/step.js";
 import { StepError } from "../runner/step-error.js";
 import { installedPackages, readDebs } from "./docker-packages.js";
+import { dockerConfigFiles, dockerRegistrySchema, verifyWithImage } from "./docker-config.js";
 
 const paramsSchema = z
   .object({
@@ -16,6 +19,13 @@ const paramsSchema = z
      */
     debs: z.array(artifactRefSchema).default([]),
     casDir: z.string().startsWith("/").default(HOST_CAS_DIR),
+    /** The depot registry Docker pulls docker.io images through (daemon.json registry-mirrors). */
+    registry: dockerRegistrySchema.optional(),
+    /** An image of the bundle (seeded into the depot registry) that verify pulls and runs. */
+    verifyImage: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._/:[\]-]*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/)
+      .optional(),
   })
   .strict();
 type DockerParams = z.infer<typeof paramsSchema>;
@@ -33,6 +43,15 @@ async function foreignDocker(fs: ReadonlyFs, ownPackages: readonly string[]): Pr
 
 async function dockerActive(exec: Exec): Promise<boolean> {
   return (await exec.run(["systemctl", "is-active", "--quiet", "docker.service"])).code === 0;
+}
+
+/** Docker config files (daemon.json, the registry's CA) that do not hold what they should. */
+async function staleConfig(fs: ReadonlyFs, params: DockerParams): Promise<string[]> {
+  const stale: string[] = [];
+  for (const file of await dockerConfigFiles(fs, params.registry)) {
+    if (!(await holdsContent(fs, file.path, file.content))) stale.push(file.path);
+  }
+  return stale;
 }
 
 /** The bundle's packages that are not installed at all: those groundcrew installs (and alone purges). */
@@ -81,10 +100,12 @@ export const dockerInstallStep = defineStep({
     }
     const { missing } = await missingDebs(exec, params);
     const active = await dockerActive(exec);
-    if (missing.length === 0 && active)
-      return { done: true, reason: "every Docker package is installed and docker is active" };
+    const stale = await staleConfig(fs, params);
+    if (missing.length === 0 && active && stale.length === 0)
+      return { done: true, reason: "every Docker package is installed, configured, and docker is active" };
     const reasons = [
       ...(missing.length > 0 ? [`not installed: ${missing.map((deb) => deb.name).join(", ")}`] : []),
+      ...stale.map((path) => `${path} is missing or differs`),
       ...(active ? [] : ["docker is not active"]),
     ];
     return { done: false, reason: reasons.join("; ") };
@@ -112,14 +133,24 @@ export const dockerInstallStep = defineStep({
       });
       changes.push(`installed ${missing.map((deb) => `${deb.name} ${deb.version}`).join(", ")}`);
     }
+    let configured = false;
+    for (const file of await dockerConfigFiles(fs, params.registry)) {
+      if (await writeOwnedFile({ fs, ledger }, file.path, file.content, file.mode)) {
+        configured = true;
+        changes.push(`wrote ${file.path}`);
+      }
+    }
     if (!(await dockerActive(exec))) {
       await mustRun(exec, ["systemctl", "enable", "--now", "docker.service"]);
       changes.push("started docker");
+    } else if (configured) {
+      await mustRun(exec, ["systemctl", "restart", "docker.service"]);
+      changes.push("restarted docker for its new configuration");
     }
     return { changes };
   },
 
-  async verify({ exec }) {
+  async verify({ exec, log, params }) {
     if (!(await dockerActive(exec))) {
       throw new StepError("STEP_VERIFY_FAILED", "docker.service is not active after the install", {
         context: { unit: "docker.service" },
@@ -136,6 +167,7 @@ export const dockerInstallStep = defineStep({
         },
       );
     }
+    if (params.verifyImage !== undefined) log(await verifyWithImage(exec, params.verifyImage));
   },
 
   async undo({ exec, fs, ledger }) {

@@ -1,7 +1,12 @@
 import { createRegistry, type StepRegistry } from "../runner/registry.js";
+import { defaultRouteStep } from "./default-route.js";
 import { dockerInstallStep } from "./docker-install.js";
 import { fetchArtifactsStep } from "./fetch-artifacts.js";
+import { firewallStep } from "./firewall.js";
+import { k3sInstallStep } from "./k3s-install.js";
 import { kernelModulesStep } from "./kernel-modules.js";
+import { registryInstallStep } from "./registry-install.js";
+import { registrySeedStep } from "./registry-seed.js";
 import { swapOffStep } from "./swap-off.js";
 import { sysctlStep } from "./sysctl.js";
 
@@ -10,8 +15,13 @@ export const ALL_STEPS = [
   swapOffStep,
   kernelModulesStep,
   sysctlStep,
+  firewallStep,
+  defaultRouteStep,
   fetchArtifactsStep,
+  registryInstallStep,
+  registrySeedStep,
   dockerInstallStep,
+  k3sInstallStep,
 ] as const;
 
 export function defaultRegistry(): StepRegistry {

@@ -5,6 +5,7 @@ import { registerCheckCommand } from "./commands/check.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerInventoryCommands } from "./commands/inventory.js";
 import { registerJournalCommands } from "./commands/journal.js";
+import { registerKubeconfigCommand } from "./commands/kubeconfig.js";
 import { registerResetCommand } from "./commands/reset.js";
 import { registerUpCommand } from "./commands/up.js";
 import { registerLabCommands } from "./commands/lab.js";
@@ -26,6 +27,7 @@ export function createProgram(io: CliIo): Command {
   registerCheckCommand(program, io);
   registerUpCommand(program, io);
   registerResetCommand(program, io);
+  registerKubeconfigCommand(program, io);
   registerJournalCommands(program, io);
   registerDemoCommand(program, io);
   registerInventoryCommands(program, io);

@@ -59,3 +59,14 @@ export function depotUnit(): string {
     "",
   ].join("\n");
 }
+
+/**
+ * Secrets the provisioner delivers over SSH (0600, root) for steps to read:
+ * never plan parameters, so they never travel in a plan or reach the journal.
+ */
+export const SECRETS_DIR = `${AGENT_DIR}/secrets`;
+export const K3S_TOKEN_FILE = `${SECRETS_DIR}/k3s-token`;
+export const REGISTRY_TLS_FILES = {
+  cert: `${AGENT_TLS_DIR}/registry.pem`,
+  key: `${SECRETS_DIR}/registry-key.pem`,
+} as const;

@@ -111,31 +111,3 @@ export function hostArtifactPath(artifact: BundleArtifact): string {
 function urlHost(address: string): string {
   return address.includes(":") ? `[${address}]` : address;
 }
-
-/**
- * The install steps `host`'s artifacts allow, after host preparation:
- * Docker from the bundle's Docker .debs when the host asks for Docker.
- * `skipped` says what the host asked for that the bundle cannot give.
- */
-export function installSteps(
-  host: InventoryHost,
-  delivery: Delivery,
-): { steps: PlanStep[]; skipped: string[] } {
-  const artifacts = delivery.needs.get(host.name) ?? [];
-  const steps: PlanStep[] = [];
-  const skipped: string[] = [];
-  if (host.vars.installDocker) {
-    const debs = artifacts.filter(
-      (artifact) => artifact.entry.kind === "deb" && artifact.entry.component === "docker",
-    );
-    if (debs.length === 0) skipped.push("Docker (the bundle has no Docker .debs)");
-    else {
-      steps.push({
-        id: "docker.install",
-        title: `Install Docker from the bundle (${debs.length} package(s))`,
-        params: { debs: debs.map((artifact) => artifactRef(artifact.entry)) },
-      });
-    }
-  }
-  return { steps, skipped };
-}

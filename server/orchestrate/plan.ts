@@ -30,15 +30,39 @@ export function planFor(
   return { runId, host: host.name, action, steps };
 }
 
+/** An artifact reference that satisfies a step's schema in a reset plan, where no bundle is at hand. */
+function noArtifact(kind: "registry" | "k3s-binary") {
+  return { sha256: "0".repeat(64), size: 0, path: "(reset: from the ledger)", kind };
+}
+
 /**
  * What `reset` undoes on every host, in apply order (the agent undoes in
- * reverse). Install steps take no artifacts here: their undo works from the
- * host's ledger, and a step that never ran there has nothing recorded.
+ * reverse: k3s, Docker, the registry, then host settings). Undo works from
+ * the host's ledger alone, so install steps get parameters that only
+ * satisfy their schemas; a step that never ran there has nothing recorded
+ * and is skipped.
  */
-export function resetSteps(): PlanStep[] {
+export function resetSteps(host: string): PlanStep[] {
   return [
     ...hostPreparation(),
+    { id: "host.firewall", title: "Open the cluster's ports in the host firewall", params: { rules: [] } },
+    { id: "host.default-route", title: "Make sure there is a default route", params: {} },
+    {
+      id: "registry.install",
+      title: "Run the depot registry",
+      params: { binary: { artifact: noArtifact("registry"), from: "tarball" }, port: 5000 },
+    },
     { id: "docker.install", title: "Install Docker from the bundle", params: { debs: [] } },
+    {
+      id: "k3s.install",
+      title: "Install k3s",
+      params: {
+        role: "agent",
+        binary: noArtifact("k3s-binary"),
+        config: { "node-name": host },
+        tokenFile: "/dev/null",
+      },
+    },
   ];
 }
 

@@ -10,6 +10,9 @@ import type { Secret } from "../../shared/secret.js";
 import { connectHost, type HostConnection } from "./host-session.js";
 import { newRunId, phases, resetSteps } from "./plan.js";
 import { mapLimit } from "./pool.js";
+
+/** Where k3s.install puts the k3s binary (agent/steps/k3s-files.ts). */
+const K3S_BINARY = "/usr/local/bin/k3s";
 import type { UpReporter } from "./up.js";
 import { journalPath } from "./up.js";
 
@@ -60,6 +63,9 @@ export async function reset(options: ResetOptions): Promise<ResetResult> {
     const names = inventory.hosts.map((host) => host.name);
     journal.startRun({ id: runId, action: "undo", inventory: inventory.file, hosts: names });
     const outcomes = new Map<string, ResetOutcome>();
+    const servers = inventory.hosts.filter((host) => host.role === "server");
+    const first = servers.find((host) => host.depot) ?? servers[0];
+    const firstConnection = first === undefined ? undefined : connections.get(first.name);
     for (const phase of [...phases(inventory.hosts)].reverse()) {
       await mapLimit(phase, options.concurrency, async (host) => {
         const connection = connections.get(host.name);
@@ -67,6 +73,9 @@ export async function reset(options: ResetOptions): Promise<ResetResult> {
           reporter.phase(host.name, `unreachable, not reset: ${connection?.message ?? "?"}`, "failed");
           outcomes.set(host.name, "unreachable");
           return;
+        }
+        if (first !== undefined && host.name !== first.name && firstConnection !== undefined && !(firstConnection instanceof Error)) {
+          await deleteNode(firstConnection, host.name, reporter);
         }
         outcomes.set(host.name, await resetHost(host, connection, runId, journal, options));
       });
@@ -78,6 +87,21 @@ export async function reset(options: ResetOptions): Promise<ResetResult> {
     for (const connection of connections.values())
       if (!(connection instanceof Error)) connection.session.close();
     journal.close();
+  }
+}
+
+/**
+ * Deletes `node` from the cluster through the first server before its host
+ * is uninstalled: that removes its node-password secret and, for a server,
+ * its etcd member (step catalog K9). Best effort: a cluster that is gone, or
+ * a node it never had, is fine.
+ */
+async function deleteNode(first: HostConnection, node: string, reporter: UpReporter): Promise<void> {
+  if ((await first.root.run(["test", "-x", K3S_BINARY])).code !== 0) return;
+  const deleted = await first.root.run([K3S_BINARY, "kubectl", "delete", "node", node], { timeoutMs: 60_000 });
+  if (deleted.code === 0) reporter.phase(node, `deleted node ${node} from the cluster`);
+  else if (!/not ?found/i.test(deleted.stderr)) {
+    reporter.note(`${node}: could not delete the node from the cluster: ${deleted.stderr.trim().split("\n")[0] ?? ""}`);
   }
 }
 
@@ -131,7 +155,7 @@ async function undoSteps(
   const agent = await pushAgent(connection.session, options.agent, (done, total) => {
     reporter.transfer(host.name, done, total, "the agent");
   });
-  const plan: Plan = { runId, host: host.name, action: "undo", steps: resetSteps() };
+  const plan: Plan = { runId, host: host.name, action: "undo", steps: resetSteps(host.name) };
   const undone = await connection.root.run(
     [agent.remotePath, "run", "--plan", "/dev/stdin", "--state-dir", AGENT_STATE_DIR],
     { input: JSON.stringify(plan) },

@@ -11,6 +11,7 @@ export class RunTracker {
   readonly #outcomes = new Map<string, HostOutcome>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #waiting: Set<string>;
+  readonly #listeners = new Map<string, ((outcome: HostOutcome) => void)[]>();
   #resolve: () => void = () => undefined;
   readonly done: Promise<ReadonlyMap<string, HostOutcome>>;
 
@@ -54,6 +55,15 @@ export class RunTracker {
     }
   }
 
+  /** Resolves with `host`'s outcome once it has one (at once when it already has). */
+  finished(host: string): Promise<HostOutcome> {
+    const outcome = this.#outcomes.get(host);
+    if (outcome !== undefined) return Promise.resolve(outcome);
+    return new Promise((resolve) => {
+      this.#listeners.set(host, [...(this.#listeners.get(host) ?? []), resolve]);
+    });
+  }
+
   /** Ends the wait for every host still out (e.g. on interrupt), marking them lost. */
   abandon(): void {
     for (const host of [...this.#waiting]) this.#finish(host, "lost");
@@ -77,6 +87,8 @@ export class RunTracker {
     if (!this.#waiting.delete(host)) return;
     this.connected(host);
     this.#outcomes.set(host, outcome);
+    for (const listener of this.#listeners.get(host) ?? []) listener(outcome);
+    this.#listeners.delete(host);
     if (this.#waiting.size === 0) this.#resolve();
   }
 }

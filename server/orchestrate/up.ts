@@ -22,7 +22,15 @@ import type { HostConnection } from "./host-session.js";
 import { newRunId, phases, planFor } from "./plan.js";
 import { mapLimit } from "./pool.js";
 import { agentServes, unfinishedRun } from "./resume.js";
-import { artifactLookup, fetchStep, installSteps, planDelivery, type Delivery } from "./delivery.js";
+import { artifactLookup, fetchStep, planDelivery, type Delivery } from "./delivery.js";
+import { bundleImages } from "../cluster/bundle-images.js";
+import { clusterLayout, installSteps, plansK3s, type ClusterLayout } from "../cluster/install-plan.js";
+import { fetchKubeconfig, saveKubeconfig, waitForNodes } from "../cluster/cluster-ready.js";
+import { resolveToken } from "../cluster/k3s-token.js";
+import { installRemoteFile } from "../deploy/remote-file.js";
+import { K3S_TOKEN_FILE, REGISTRY_TLS_FILES } from "../deploy/layout.js";
+import type { Secret } from "../../shared/secret.js";
+import type { ServerCertificate } from "../pki/pki.js";
 import { RunTracker, type HostOutcome } from "./run-tracker.js";
 import type { StepCheck } from "../../agent/commands/check-plan.js";
 
@@ -71,7 +79,17 @@ export type UpResult =
       readonly resumed: boolean;
       readonly outcomes: ReadonlyMap<string, HostOutcome>;
       readonly uplink: Uplink;
+      /** The cluster after the run, when the plan installed k3s. */
+      readonly cluster?: ClusterOutcome;
     };
+
+/** Whether every node came up Ready, and where the kubeconfig went. */
+export type ClusterOutcome =
+  | { readonly ok: true; readonly nodes: number; readonly kubeconfig: string }
+  | { readonly ok: false; readonly problem: string };
+
+/** How long `up` waits, after the last host finished, for every node to be Ready. */
+const NODES_READY_TIMEOUT_MS = 180_000;
 
 export function journalPath(stateDir: string): string {
   return path.join(stateDir, "journal.db");
@@ -198,37 +216,57 @@ export async function up(options: UpOptions): Promise<UpResult> {
     options.signal?.addEventListener("abort", abort, { once: true });
 
     const port = server.address().port;
+    const layout = clusterLayout(inventory, delivery);
+    const images = await bundleImages(bundle);
+    const k3sHosts = new Set<string>();
     for (const host of inventory.hosts) {
       const connection = connections.get(host.name);
       if (connection === undefined) continue;
       const provisionerUrl = `https://${dialAddress(connection)}:${port}`;
-      const installs = installSteps(host, delivery);
+      const installs = installSteps(host, inventory, delivery, layout, images);
       for (const skipped of installs.skipped) reporter.note(`${host.name}: skipped ${skipped}`);
+      if (plansK3s(installs.steps)) k3sHosts.add(host.name);
       plans.set(
         host.name,
         planFor(runId, host, "apply", fetchStep(host, delivery, provisionerUrl), installs.steps),
       );
     }
-    for (const phase of phases(inventory.hosts)) {
-      await mapLimit(phase, options.concurrency, async (host) => {
-        const connection = connections.get(host.name);
-        if (connection === undefined) return;
-        await startAgent(host, connection, {
-          runId,
-          url: `wss://${dialAddress(connection)}:${port}${AGENT_PATH}`,
-          pki,
-          options,
-          tracker,
-          resumed: previous !== undefined,
-          delivery,
-          agentPath: agentPathOf(check?.probes.get(host.name)),
-          uploaded,
-        });
+    const secrets: HostSecrets = {
+      ...(k3sHosts.size > 0 ? { token: await resolveToken(inventory.cluster.token, options.stateDir) } : {}),
+      ...(layout.depot !== undefined && layout.registryEndpoint !== undefined && layout.registryTls
+        ? { registryCert: await pki.issueRegistryCert(registryNames(layout.depot)) }
+        : {}),
+    };
+    const context = (connection: HostConnection): StartContext => ({
+      runId,
+      url: `wss://${dialAddress(connection)}:${port}${AGENT_PATH}`,
+      pki,
+      options,
+      tracker,
+      resumed: previous !== undefined,
+      delivery,
+      agentPath: undefined,
+      uploaded,
+      secrets,
+      k3sHosts,
+    });
+    await runPhases(inventory.hosts, layout, options, tracker, async (host) => {
+      const connection = connections.get(host.name);
+      if (connection === undefined) return;
+      await startAgent(host, connection, {
+        ...context(connection),
+        agentPath: agentPathOf(check?.probes.get(host.name)),
       });
-    }
+    });
     const outcomes = await tracker.done;
     options.signal?.removeEventListener("abort", abort);
-    const failed = [...outcomes.values()].some((outcome) => outcome !== "succeeded");
+    let failed = [...outcomes.values()].some((outcome) => outcome !== "succeeded");
+    const first = layout.firstServer === undefined ? undefined : connections.get(layout.firstServer.name);
+    const cluster =
+      failed || k3sHosts.size === 0 || first === undefined || layout.firstServer === undefined
+        ? undefined
+        : await verifyCluster(first, layout.firstServer, [...k3sHosts], options);
+    if (cluster?.ok === false) failed = true;
     journal.finishRun(
       runId,
       options.signal?.aborted === true ? "interrupted" : failed ? "failed" : "succeeded",
@@ -238,7 +276,14 @@ export async function up(options: UpOptions): Promise<UpResult> {
       artifactsOverSsh: uploaded.bytes,
       artifactsOverHttps: server.artifactBytesServed,
     };
-    return { kind: "ran", runId, resumed: previous !== undefined, outcomes, uplink };
+    return {
+      kind: "ran",
+      runId,
+      resumed: previous !== undefined,
+      outcomes,
+      uplink,
+      ...(cluster === undefined ? {} : { cluster }),
+    };
   } finally {
     await server?.close();
     if (check !== undefined) closeAll(check.connections);
@@ -259,6 +304,79 @@ interface StartContext {
   readonly agentPath: string | undefined;
   /** Artifact bytes sent to the depot over SSH, summed. */
   readonly uploaded: { bytes: number };
+  readonly secrets: HostSecrets;
+  /** Hosts whose plan installs k3s: they get the join token. */
+  readonly k3sHosts: ReadonlySet<string>;
+}
+
+/** What the provisioner hands hosts over SSH (0600 files), never in a plan. */
+interface HostSecrets {
+  readonly token?: Secret;
+  readonly registryCert?: ServerCertificate;
+}
+
+/** Addresses and names the fleet reaches the depot registry by, and loopback for the depot's own seeding. */
+function registryNames(depot: InventoryHost): string[] {
+  return [...new Set([depot.address, depot.name, "127.0.0.1", "localhost"])];
+}
+
+/**
+ * Starts the agents phase by phase (DESIGN.md order: the depot, the first
+ * server, the other servers one at a time, then the workers in parallel up
+ * to the concurrency) and waits for each phase to finish before the next:
+ * joining hosts need the first server, and every host needs the depot. When
+ * a host of a phase does not succeed, later phases are not started; their
+ * hosts are reported and settled as failed.
+ */
+async function runPhases(
+  hosts: readonly InventoryHost[],
+  layout: ClusterLayout,
+  options: UpOptions,
+  tracker: RunTracker,
+  start: (host: InventoryHost) => Promise<void>,
+): Promise<void> {
+  const ordered = phases(hosts);
+  for (const [index, phase] of ordered.entries()) {
+    const joiningServers = phase.every(
+      (host) => host.role === "server" && host.name !== layout.firstServer?.name && !host.depot,
+    );
+    const outcomes = await mapLimit(phase, joiningServers ? 1 : options.concurrency, async (host) => {
+      await start(host);
+      return tracker.finished(host.name);
+    });
+    const stopped = phase.filter((_, at) => {
+      const outcome = outcomes[at];
+      return outcome?.status !== "fulfilled" || outcome.value !== "succeeded";
+    });
+    if (stopped.length === 0) continue;
+    const why = `not started: ${stopped.map((host) => host.name).join(", ")} did not succeed`;
+    for (const later of ordered.slice(index + 1).flat()) {
+      options.reporter.phase(later.name, why, "failed");
+      tracker.settled(later.name, "failed");
+    }
+    return;
+  }
+}
+
+/** Waits for every k3s host's node to be Ready on the first server, then saves the kubeconfig. */
+async function verifyCluster(
+  first: HostConnection,
+  server: InventoryHost,
+  expected: readonly string[],
+  options: UpOptions,
+): Promise<ClusterOutcome> {
+  const { reporter } = options;
+  reporter.phase(server.name, `cluster: waiting for ${expected.length} node(s) to be Ready`);
+  try {
+    const report = await waitForNodes(first.root, expected, NODES_READY_TIMEOUT_MS);
+    const kubeconfig = await saveKubeconfig(options.stateDir, await fetchKubeconfig(first.root, server));
+    reporter.phase(server.name, `cluster: all ${report.ready.length} node(s) Ready; kubeconfig in ${kubeconfig}`);
+    return { ok: true, nodes: report.ready.length, kubeconfig };
+  } catch (error) {
+    const problem = error instanceof Error ? error.message : String(error);
+    reporter.phase(server.name, `cluster: ${problem}`, "failed");
+    return { ok: false, problem };
+  }
 }
 
 /** Starts (or, on resume, leaves running) one host's agent; a failure marks that host failed, not the run aborted. */
@@ -276,6 +394,7 @@ async function startAgent(
       context.tracker.expect(host.name);
       return;
     }
+    await deliverSecrets(host, connection, context);
     reporter.phase(host.name, "installing the agent");
     const identity = await context.pki.issueHostCert(host.name);
     const installed = await installAgent(
@@ -302,6 +421,18 @@ async function startAgent(
       error instanceof GroundcrewError || error instanceof Error ? error.message : String(error);
     reporter.phase(host.name, `FAILED to start the agent: ${message}`, "failed");
     context.tracker.settled(host.name, "failed");
+  }
+}
+
+/** Writes the join token (k3s hosts) and the registry's certificate and key (the depot) as 0600 files, over SSH stdin. */
+async function deliverSecrets(host: InventoryHost, connection: HostConnection, context: StartContext): Promise<void> {
+  const { token, registryCert } = context.secrets;
+  if (token !== undefined && context.k3sHosts.has(host.name)) {
+    await installRemoteFile(connection.root, host.name, K3S_TOKEN_FILE, `${token.reveal()}\n`, 0o600);
+  }
+  if (registryCert !== undefined && context.delivery.depot?.name === host.name) {
+    await installRemoteFile(connection.root, host.name, REGISTRY_TLS_FILES.cert, registryCert.certPem, 0o644);
+    await installRemoteFile(connection.root, host.name, REGISTRY_TLS_FILES.key, registryCert.keyPem, 0o600);
   }
 }
 

@@ -17,7 +17,14 @@ import {
   type IssuedFile,
   type RevokedFile,
 } from "./serial-registry.js";
-import { SERVER_CERT_VALIDITY_DAYS, SERVER_FILES, reusableServerCert } from "./server-cert-store.js";
+import {
+  REGISTRY_CERT,
+  SERVER_CERT_RENEW_BEFORE_DAYS,
+  SERVER_CERT_VALIDITY_DAYS,
+  SERVER_FILES,
+  reusableServerCert,
+  type ServingCertKind,
+} from "./server-cert-store.js";
 import { validityFor } from "./validity.js";
 
 export const HOST_CERT_VALIDITY_DAYS = 7;
@@ -115,6 +122,28 @@ export class Pki {
    * PKI_NAME_INVALID for an empty list or a name that is neither.
    */
   async issueServerCert(sans: readonly string[]): Promise<ServerCertificate> {
+    return this.#issueServing(sans, {
+      files: SERVER_FILES,
+      renewBeforeDays: SERVER_CERT_RENEW_BEFORE_DAYS,
+      validityDays: SERVER_CERT_VALIDITY_DAYS,
+      commonName: "groundcrew provisioner",
+    });
+  }
+
+  /**
+   * The depot registry's certificate for `sans` (the addresses and names the
+   * fleet pulls from, and 127.0.0.1): reused like the server's, renewed with
+   * less than 90 days left; 825 days, serverAuth. Throws PKI_NAME_INVALID as
+   * issueServerCert does.
+   */
+  async issueRegistryCert(sans: readonly string[]): Promise<ServerCertificate> {
+    return this.#issueServing(sans, REGISTRY_CERT);
+  }
+
+  async #issueServing(
+    sans: readonly string[],
+    kind: ServingCertKind & { readonly validityDays: number; readonly commonName: string },
+  ): Promise<ServerCertificate> {
     const wanted = [...new Map(sans.map(parseSubjectAltName).map((san) => [sanKey(san), san])).values()];
     if (wanted.length === 0) {
       throw new GroundcrewError("PKI_NAME_INVALID", "a server certificate needs at least one address");
@@ -122,7 +151,7 @@ export class Pki {
     return this.#serialized(async () => {
       const ca = await this.#loadCa();
       const now = this.now();
-      const stored = await reusableServerCert(this.files, ca, new Set(wanted.map(sanKey)), now);
+      const stored = await reusableServerCert(this.files, ca, new Set(wanted.map(sanKey)), now, kind);
       if (stored !== undefined) {
         const { certPem, keyPem, x509, sans: carried } = stored;
         const notAfter = new Date(x509.validTo);
@@ -137,11 +166,11 @@ export class Pki {
         };
       }
       const keys = await newKeyPair();
-      const validity = validityFor(now, SERVER_CERT_VALIDITY_DAYS, new Date(ca.x509.validTo));
-      const profile = { kind: "server", commonName: "groundcrew provisioner", sans: wanted } as const;
+      const validity = validityFor(now, kind.validityDays, new Date(ca.x509.validTo));
+      const profile = { kind: "server", commonName: kind.commonName, sans: wanted } as const;
       const certPem = buildLeafCertificate(keys.publicKeyPem, profile, validity, ca);
-      await this.files.write(SERVER_FILES.key, keys.privateKeyPem);
-      await this.files.write(SERVER_FILES.cert, certPem);
+      await this.files.write(kind.files.key, keys.privateKeyPem);
+      await this.files.write(kind.files.cert, certPem);
       const values = wanted.map((san) => san.value);
       return {
         certPem,

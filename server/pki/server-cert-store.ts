@@ -9,6 +9,22 @@ export const SERVER_CERT_VALIDITY_DAYS = 30;
 /** A server certificate with this little left, or less, is renewed. */
 export const SERVER_CERT_RENEW_BEFORE_DAYS = 7;
 
+/** The depot registry's serving certificate: long-lived, since the cluster pulls from it for years. */
+export const REGISTRY_CERT = {
+  files: { cert: "registry-cert.pem", key: "registry-key.pem" },
+  validityDays: 825,
+  renewBeforeDays: 90,
+  commonName: "groundcrew depot registry",
+} as const;
+
+/** Which stored serving certificate, and when it is due for renewal. */
+export interface ServingCertKind {
+  readonly files: { readonly cert: string; readonly key: string };
+  readonly renewBeforeDays: number;
+}
+
+const AGENT_SERVER_KIND: ServingCertKind = { files: SERVER_FILES, renewBeforeDays: SERVER_CERT_RENEW_BEFORE_DAYS };
+
 export interface StoredServerCert {
   readonly certPem: string;
   /** Secret: never log it. */
@@ -29,9 +45,10 @@ export async function reusableServerCert(
   ca: LoadedCa,
   wantedSanKeys: ReadonlySet<string>,
   now: Date,
+  kind: ServingCertKind = AGENT_SERVER_KIND,
 ): Promise<StoredServerCert | undefined> {
-  const certPem = await files.read(SERVER_FILES.cert);
-  const keyPem = await files.read(SERVER_FILES.key);
+  const certPem = await files.read(kind.files.cert);
+  const keyPem = await files.read(kind.files.key);
   if (certPem === undefined || keyPem === undefined) return undefined;
   let x509: X509Certificate;
   try {
@@ -45,7 +62,7 @@ export async function reusableServerCert(
     x509.verify(ca.x509.publicKey) &&
     sameKey(certPem, keyPem) &&
     new Date(x509.validFrom) <= now &&
-    new Date(x509.validTo).getTime() - now.getTime() > SERVER_CERT_RENEW_BEFORE_DAYS * DAY_MS &&
+    new Date(x509.validTo).getTime() - now.getTime() > kind.renewBeforeDays * DAY_MS &&
     [...wantedSanKeys].every((key) => has.has(key));
   if (!fits) return undefined;
   return { certPem, keyPem, x509, sans: [...has].map((key) => key.slice(key.indexOf(":") + 1)) };

@@ -81,9 +81,11 @@ export const HOST_CHECKS: Readonly<Partial<Record<CheckId, HostCheck>>> = {
       ? ["warn", `${gpus.length} NVIDIA GPU(s) present but gpu is not set: they will not be scheduled`]
       : ["pass", "no GPU expected"];
   },
-  ports: (host, { listening }) => {
-    const busy = requiredPorts(host.role, host.depot).filter((need) =>
-      listening[need.protocol].includes(need.port),
+  ports: (host, { listening, installedSteps }) => {
+    const busy = requiredPorts(host.role, host.depot).filter(
+      (need) =>
+        listening[need.protocol].includes(need.port) &&
+        !(need.owner !== undefined && installedSteps.includes(need.owner)),
     );
     return busy.length === 0
       ? ["pass", "all required ports free"]

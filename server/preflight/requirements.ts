@@ -23,24 +23,26 @@ export interface PortNeed {
   readonly port: number;
   readonly protocol: "tcp" | "udp";
   readonly purpose: string;
+  /** The step whose service listens there: once groundcrew installed it, the port in use is its own. */
+  readonly owner?: "k3s.install" | "registry.install";
 }
 
 /** Ports that must be free on a host before groundcrew installs onto it. */
 export function requiredPorts(role: "server" | "worker", depot: boolean, registryPort = 5000): PortNeed[] {
   const all: PortNeed[] = [
-    { port: 10250, protocol: "tcp", purpose: "kubelet" },
-    { port: 8472, protocol: "udp", purpose: "flannel VXLAN" },
+    { port: 10250, protocol: "tcp", purpose: "kubelet", owner: "k3s.install" },
+    { port: 8472, protocol: "udp", purpose: "flannel VXLAN", owner: "k3s.install" },
   ];
   const server: PortNeed[] =
     role === "server"
       ? [
-          { port: 6443, protocol: "tcp", purpose: "Kubernetes API" },
-          { port: 2379, protocol: "tcp", purpose: "etcd client" },
-          { port: 2380, protocol: "tcp", purpose: "etcd peer" },
+          { port: 6443, protocol: "tcp", purpose: "Kubernetes API", owner: "k3s.install" },
+          { port: 2379, protocol: "tcp", purpose: "etcd client", owner: "k3s.install" },
+          { port: 2380, protocol: "tcp", purpose: "etcd peer", owner: "k3s.install" },
         ]
       : [];
   const registry: PortNeed[] = depot
-    ? [{ port: registryPort, protocol: "tcp", purpose: "depot registry" }]
+    ? [{ port: registryPort, protocol: "tcp", purpose: "depot registry", owner: "registry.install" }]
     : [];
   return [...server, ...all, ...registry];
 }

@@ -40,6 +40,7 @@ function facts(overrides: Partial<HostFacts> = {}): HostFacts {
     gpus: [],
     systemd: { pid1: true, booted: true },
     listening: { tcp: [22], udp: [] },
+    installedSteps: [],
     ...overrides,
   };
 }

@@ -149,7 +149,15 @@ function report(result: UpResult, names: readonly string[], io: CliIo, json: boo
           : `run ${result.runId}: ${failed.map(([host, outcome]) => `${terminalSafe(host)} ${outcome}`).join(", ")}\n` +
               `see: groundcrew status --run ${result.runId}; groundcrew logs HOST --run ${result.runId}\n`,
       );
-      return failed.length === 0;
+      const cluster = result.cluster;
+      if (cluster !== undefined) {
+        io.out(
+          cluster.ok
+            ? `cluster: ${cluster.nodes} node(s) Ready; kubeconfig: ${cluster.kubeconfig}\n`
+            : `cluster: ${terminalSafe(cluster.problem)}\n`,
+        );
+      }
+      return failed.length === 0 && cluster?.ok !== false;
     }
   }
 }
