@@ -9,6 +9,7 @@ import { describeResult, mustRun, tryCommand } from "../runner/host-calls.js";
 import { defineStep } from "../runner/step.js";
 import { StepError } from "../runner/step-error.js";
 import { installedPackages, readDebs } from "./docker-packages.js";
+import { dropIptablesLines } from "./iptables-cleanup.js";
 import { dockerConfigFiles, dockerRegistrySchema, verifyWithImage } from "./docker-config.js";
 
 const paramsSchema = z
@@ -184,6 +185,12 @@ export const dockerInstallStep = defineStep({
         "containerd.service",
       ]);
       changes.push("stopped docker");
+      // What dockerd leaves in the kernel once stopped: its bridge and its iptables chains.
+      if ((await tryCommand(exec, ["ip", "link", "show", "docker0"])).code === 0) {
+        await tryCommand(exec, ["ip", "link", "delete", "docker0"]);
+        changes.push("deleted docker0");
+      }
+      changes.push(...(await dropIptablesLines(exec, /DOCKER|docker0/, "Docker (DOCKER chains, docker0)")));
     }
     changes.push(...(await undoRecorded({ exec, fs, ledger })));
     for (const group of record.groups) {

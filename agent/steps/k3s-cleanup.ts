@@ -1,5 +1,6 @@
 import type { Exec, Fs } from "../../shared/host-io.js";
 import { tryCommand } from "../runner/host-calls.js";
+import { dropIptablesLines } from "./iptables-cleanup.js";
 import { K3S } from "./k3s-files.js";
 
 /** Interfaces k3s and flannel create (k3s-killall.sh removes the same). */
@@ -57,18 +58,6 @@ async function deleteLinks(exec: Exec, fs: Fs): Promise<string[]> {
   return deleted;
 }
 
-/** Drops every KUBE-/CNI-/flannel rule and chain from one iptables family; resolves how many lines went. */
-async function dropRules(exec: Exec, family: "iptables" | "ip6tables"): Promise<number> {
-  const saved = await tryCommand(exec, [`${family}-save`]);
-  if (saved.code !== 0) return 0;
-  const lines = saved.stdout.split("\n");
-  const kept = lines.filter((line) => !RULE_PATTERN.test(line));
-  const dropped = lines.length - kept.length;
-  if (dropped === 0) return 0;
-  await tryCommand(exec, [`${family}-restore`], { input: kept.join("\n") });
-  return dropped;
-}
-
 /**
  * K9 (k3s-killall.sh): after the unit is stopped, what k3s leaves running
  * or configured in the kernel: shims and pods, mounts, CNI/flannel links and
@@ -82,9 +71,6 @@ export async function cleanUpK3sRuntime(exec: Exec, fs: Fs): Promise<string[]> {
   if (unmounted > 0) changes.push(`unmounted ${unmounted} k3s/kubelet mount(s)`);
   const links = await deleteLinks(exec, fs);
   if (links.length > 0) changes.push(`deleted ${links.join(", ")}`);
-  for (const family of ["iptables", "ip6tables"] as const) {
-    const dropped = await dropRules(exec, family);
-    if (dropped > 0) changes.push(`removed ${dropped} ${family} line(s) of k3s (KUBE-, CNI-, flannel)`);
-  }
+  changes.push(...(await dropIptablesLines(exec, RULE_PATTERN, "k3s (KUBE-, CNI-, flannel)")));
   return changes;
 }

@@ -10,7 +10,8 @@ export interface Allowed {
  * What `reset` must leave as it found it on a machine: every path under
  * /etc, /var/lib, /usr/local, /root and /home with its type, mode and (for
  * non-directories) size, the content hash of every file under /etc, the unit
- * files, and the kernel parameters host preparation sets. Lines matching an
+ * files, the kernel parameters host preparation sets, the network links and
+ * routes, and the iptables rules (without counters). Lines matching an
  * `allowed` pattern are left out. Sorted lines.
  */
 export async function snapshotHost(
@@ -23,6 +24,9 @@ export async function snapshotHost(
     "find /etc -xdev -type f -exec sha256sum {} +",
     "systemctl list-unit-files --no-legend --no-pager",
     "sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables",
+    "ip -o link show | awk -F': ' '{print \"link \" $2}' | sed 's/@.*//'",
+    "ip route show | sed 's/^/route /'",
+    "iptables-save | grep -v '^#' | sed -e 's/\\[[0-9]*:[0-9]*\\]//' -e 's/^/iptables /'",
   ].join("; ");
   const lines = (await fleet.asRoot(machine, ["sh", "-c", script])).split("\n");
   return lines.filter((line) => line !== "" && !allowed.some(({ pattern }) => pattern.test(line))).sort();

@@ -36,6 +36,7 @@ describe("writeOwnedFile + undoRecorded", () => {
       packages: [],
       trees: [],
       groups: [],
+      firewallRules: [],
     });
     expect(await undoRecorded({ fs, exec, ledger })).toEqual([
       "removed /etc/new.d/sub/a.conf",

@@ -107,7 +107,7 @@ describe("docker.install", () => {
     expect(record?.groups).toEqual(["docker"]);
     expect(await step.check()).toEqual({
       done: true,
-      reason: "every Docker package is installed and docker is active",
+      reason: "every Docker package is installed, configured, and docker is active",
     });
     // The record is written before dpkg runs.
     const dpkg = host.exec.commandLines().findIndex((line) => line.startsWith("dpkg --install"));
