@@ -107,7 +107,10 @@ export const hostFactsSchema = z
       udp: z.array(z.number().int().min(1).max(65535)),
     }),
     /** Steps groundcrew installed on this host before (their ledger records): their services' ports are ours. */
-    installedSteps: z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/)).max(200).default([]),
+    installedSteps: z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/))
+      .max(200)
+      .default([]),
   })
   .strict();
 

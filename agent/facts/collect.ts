@@ -28,22 +28,35 @@ export interface FactsDeps {
  * (GroundcrewError FACTS_UNREADABLE for facts that cannot be read).
  */
 export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDeps): Promise<HostFacts> {
-  const [identity, os, kernel, machine, cpu, memory, disks, space, network, gpus, systemd, listening, installedSteps] =
-    await Promise.all([
-      readIdentity(fs),
-      readOs(fs),
-      readKernel(fs),
-      readMachine(exec),
-      readCpu(fs),
-      readMemory(fs),
-      readDisks(fs),
-      readSpace(fs),
-      readNetwork(exec),
-      readGpus(fs),
-      readSystemd(fs),
-      readListening(fs),
-      readInstalledSteps(fs),
-    ]);
+  const [
+    identity,
+    os,
+    kernel,
+    machine,
+    cpu,
+    memory,
+    disks,
+    space,
+    network,
+    gpus,
+    systemd,
+    listening,
+    installedSteps,
+  ] = await Promise.all([
+    readIdentity(fs),
+    readOs(fs),
+    readKernel(fs),
+    readMachine(exec),
+    readCpu(fs),
+    readMemory(fs),
+    readDisks(fs),
+    readSpace(fs),
+    readNetwork(exec),
+    readGpus(fs),
+    readSystemd(fs),
+    readListening(fs),
+    readInstalledSteps(fs),
+  ]);
   return hostFactsSchema.parse({
     schema: FACTS_SCHEMA_VERSION,
     agentVersion: VERSION,

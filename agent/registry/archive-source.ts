@@ -4,6 +4,7 @@ import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import type { z } from "zod";
 import { archiveError, resolveEntry, type TarEntry } from "./tar-index.js";
+import { safeEntryName } from "./tar-names.js";
 
 /** sha256 of bytes as an OCI digest, "sha256:<hex>". */
 export function sha256Digest(bytes: Uint8Array): string {
@@ -26,9 +27,13 @@ export class ArchiveSource {
     return this.entries.has(name);
   }
 
-  /** The regular file behind `name` (links followed); undefined when absent. */
+  /**
+   * The regular file behind `name` (normalized like entry names: "./a" is
+   * "a"; links followed); undefined when absent. A name from an index file
+   * that is absolute or climbs ("../x") is refused (IMAGE_ARCHIVE_INVALID).
+   */
   file(name: string): TarEntry | undefined {
-    return resolveEntry(this.entries, name, this.label);
+    return resolveEntry(this.entries, safeEntryName(name, this.label), this.label);
   }
 
   /** The whole data of an entry, refused with IMAGE_ARCHIVE_INVALID when over `maxBytes`. */

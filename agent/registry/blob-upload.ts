@@ -62,7 +62,8 @@ async function cancel(push: BlobPush, url: URL): Promise<void> {
  * Location) then a monolithic PUT of the bytes streamed from the archive
  * while hashing them. Throws IMAGE_ARCHIVE_INVALID naming the archive and
  * blob when the bytes do not match the digest (the session is deleted
- * before the last bytes are sent); REGISTRY_PUSH_FAILED with the status and
+ * before the last bytes are sent); HOST_IO_FAILED when the archive cannot
+ * be read; REGISTRY_PUSH_FAILED with the status and
  * the registry's code for a refusal; REGISTRY_UNREACHABLE for network failures.
  */
 export async function ensureBlob(push: BlobPush): Promise<BlobOutcome> {
@@ -104,7 +105,11 @@ export async function ensureBlob(push: BlobPush): Promise<BlobOutcome> {
         { context: { archive: push.archive.file, blob: blob.digest } },
       );
     }
-    throw error;
+    if (error instanceof GroundcrewError) throw error;
+    throw new GroundcrewError("HOST_IO_FAILED", `${push.archive.file}: reading blob ${blob.digest} failed`, {
+      cause: error,
+      context: { archive: push.archive.file, blob: blob.digest },
+    });
   }
   if (answer.status !== 201) {
     await cancel(push, session);

@@ -77,7 +77,10 @@ async function primaryIface(exec: Exec, ip: string): Promise<string> {
   const result = await mustRun(exec, [ip, "-o", "-4", "address", "show", "scope", "global"]);
   const iface = /^\d+:\s+([^\s@]+)/m.exec(result.stdout)?.[1];
   if (iface === undefined) {
-    throw new StepError("HOST_COMMAND_FAILED", "no interface with a global IPv4 address for the default route");
+    throw new StepError(
+      "HOST_COMMAND_FAILED",
+      "no interface with a global IPv4 address for the default route",
+    );
   }
   return iface;
 }
@@ -145,9 +148,13 @@ export const defaultRouteStep = defineStep({
   async verify({ exec, fs }) {
     const route = await defaultRoute(exec, await ipPath(fs));
     if (route === "") {
-      throw new StepError("STEP_VERIFY_FAILED", `still no default route after starting ${DEFAULT_ROUTE_UNIT}`, {
-        context: { unit: DEFAULT_ROUTE_UNIT },
-      });
+      throw new StepError(
+        "STEP_VERIFY_FAILED",
+        `still no default route after starting ${DEFAULT_ROUTE_UNIT}`,
+        {
+          context: { unit: DEFAULT_ROUTE_UNIT },
+        },
+      );
     }
   },
 

@@ -25,7 +25,9 @@ export interface ConfigFile {
 }
 
 function union(existing: unknown, added: string): string[] {
-  const list = Array.isArray(existing) ? existing.filter((item): item is string => typeof item === "string") : [];
+  const list = Array.isArray(existing)
+    ? existing.filter((item): item is string => typeof item === "string")
+    : [];
   return list.includes(added) ? list : [...list, added];
 }
 
@@ -54,10 +56,15 @@ export async function dockerConfigFiles(
   const tls = registry.caFile !== undefined;
   const daemon = {
     ...current,
-    "registry-mirrors": union(current["registry-mirrors"], `${tls ? "https" : "http"}://${registry.endpoint}`),
+    "registry-mirrors": union(
+      current["registry-mirrors"],
+      `${tls ? "https" : "http"}://${registry.endpoint}`,
+    ),
     ...(tls ? {} : { "insecure-registries": union(current["insecure-registries"], registry.endpoint) }),
   };
-  const files: ConfigFile[] = [{ path: DAEMON_JSON, content: `${JSON.stringify(daemon, null, 2)}\n`, mode: 0o644 }];
+  const files: ConfigFile[] = [
+    { path: DAEMON_JSON, content: `${JSON.stringify(daemon, null, 2)}\n`, mode: 0o644 },
+  ];
   if (registry.caFile !== undefined) {
     const caFile = registry.caFile;
     const ca = await fileOp("read", caFile, () => fs.readText(caFile));
@@ -84,7 +91,10 @@ export async function verifyWithImage(exec: Exec, image: string): Promise<string
   const pull = ["docker", "pull", "--quiet", image] as const;
   const pulled = await tryCommand(exec, pull, { timeoutMs: 180_000 });
   if (pulled.code !== 0) {
-    throw new StepError("STEP_VERIFY_FAILED", `Docker cannot pull ${image} through the depot: ${describeResult(pull, pulled)}`);
+    throw new StepError(
+      "STEP_VERIFY_FAILED",
+      `Docker cannot pull ${image} through the depot: ${describeResult(pull, pulled)}`,
+    );
   }
   const inspect = ["docker", "image", "inspect", "--format", "{{json .Config.Entrypoint}}", image] as const;
   const entrypoint = (await tryCommand(exec, inspect)).stdout.trim();
@@ -92,7 +102,10 @@ export async function verifyWithImage(exec: Exec, image: string): Promise<string
   const run = ["docker", "run", "--rm", "--network", "none", image, "true"] as const;
   const ran = await tryCommand(exec, run, { timeoutMs: 60_000 });
   if (ran.code !== 0) {
-    throw new StepError("STEP_VERIFY_FAILED", `a container of ${image} did not run: ${describeResult(run, ran)}`);
+    throw new StepError(
+      "STEP_VERIFY_FAILED",
+      `a container of ${image} did not run: ${describeResult(run, ran)}`,
+    );
   }
   return `pulled ${image} through the depot registry and ran a container of it`;
 }

@@ -27,6 +27,18 @@ export function ufwRule(rule: WantedRule): string[] {
   return ["allow", "proto", rule.protocol, ...from, "to", "any", "port", rule.port.replace("-", ":")];
 }
 
+/**
+ * The rule as `ufw show added` prints it (ufw's UFWCommandRule.get_command):
+ * `allow 6443/tcp` when only a port is given, `allow from 10.0.0.0/8 to any
+ * port 6443 proto tcp` with a source, `allow from 10.42.0.0/16` for every port.
+ */
+export function ufwAddedRule(rule: WantedRule): string {
+  const port = rule.port.replace("-", ":");
+  if (rule.port === "any") return rule.source === undefined ? "allow to any" : `allow from ${rule.source}`;
+  if (rule.source === undefined) return `allow ${port}/${rule.protocol}`;
+  return `allow from ${rule.source} to any port ${port} proto ${rule.protocol}`;
+}
+
 function firewalldArgs(rule: WantedRule, verb: "add" | "remove" | "query"): string[] {
   if (rule.port === "any") return ["--zone=trusted", `--${verb}-source`, rule.source ?? "0.0.0.0/0"];
   return [`--${verb}-port`, `${rule.port}/${rule.protocol}`];
@@ -37,7 +49,7 @@ async function present(exec: Exec, tool: Tool, rule: WantedRule): Promise<boolea
     return (await tryCommand(exec, ["firewall-cmd", ...firewalldArgs(rule, "query")])).code === 0;
   }
   const added = await tryCommand(exec, ["ufw", "show", "added"]);
-  return added.stdout.split("\n").some((line) => line.trim() === `ufw ${ufwRule(rule).join(" ")}`);
+  return added.stdout.split("\n").some((line) => line.trim() === `ufw ${ufwAddedRule(rule)}`);
 }
 
 async function missingRules(exec: Exec, tool: Tool, rules: readonly WantedRule[]): Promise<WantedRule[]> {

@@ -6,7 +6,13 @@ import { K3S } from "./k3s-files.js";
 /** Interfaces k3s and flannel create (k3s-killall.sh removes the same). */
 const K3S_LINKS = ["cni0", "flannel.1", "flannel-v6.1", "kube-ipvs0", "flannel-wg", "flannel-wg-v6"] as const;
 /** Mounts k3s and the kubelet leave behind, by prefix. */
-const MOUNT_PREFIXES = ["/run/k3s", "/var/lib/kubelet/pods", "/var/lib/kubelet/plugins", "/run/netns/cni-", K3S.dataDir];
+const MOUNT_PREFIXES = [
+  "/run/k3s",
+  "/var/lib/kubelet/pods",
+  "/var/lib/kubelet/plugins",
+  "/run/netns/cni-",
+  K3S.dataDir,
+];
 /** iptables-save lines k3s, kube-proxy, CNI and flannel own. */
 const RULE_PATTERN = /KUBE-|CNI-|flannel/i;
 
@@ -29,7 +35,9 @@ async function unmountAll(exec: Exec, fs: Fs): Promise<number> {
   const points = table
     .split("\n")
     .map((line) => line.split(" ")[1]?.replace(/\\040/g, " "))
-    .filter((point): point is string => point !== undefined && MOUNT_PREFIXES.some((p) => point.startsWith(p)))
+    .filter(
+      (point): point is string => point !== undefined && MOUNT_PREFIXES.some((p) => point.startsWith(p)),
+    )
     .sort((a, b) => b.length - a.length);
   for (const point of points) await tryCommand(exec, ["umount", "-f", point]);
   return points.length;

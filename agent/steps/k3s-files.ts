@@ -83,12 +83,18 @@ export const k3sConfigSchema = z
     "flannel-iface": z.string().max(15).optional(),
     "node-label": z.array(z.string().max(317)).max(64).default([]),
     "node-taint": z.array(z.string().max(317)).max(64).default([]),
-    server: z.string().regex(/^https:\/\/\S+:\d+$/).optional(),
+    server: z
+      .string()
+      .regex(/^https:\/\/\S+:\d+$/)
+      .optional(),
     "cluster-init": z.boolean().optional(),
     "tls-san": z.array(z.string().max(253)).max(32).optional(),
     "cluster-cidr": z.string().max(64).optional(),
     "service-cidr": z.string().max(64).optional(),
-    "write-kubeconfig-mode": z.string().regex(/^0[0-7]{3}$/).optional(),
+    "write-kubeconfig-mode": z
+      .string()
+      .regex(/^0[0-7]{3}$/)
+      .optional(),
     "disable-default-registry-endpoint": z.boolean().optional(),
   })
   .strict();
@@ -97,9 +103,7 @@ export type K3sConfig = z.infer<typeof k3sConfigSchema>;
 /** config.yaml: the plan's keys plus the join token (mode 0600: it holds a secret). */
 export function renderConfig(config: K3sConfig, token: string): string {
   const body = Object.fromEntries(
-    Object.entries({ ...config, token }).filter(
-      ([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0),
-    ),
+    Object.entries({ ...config, token }).filter(([, value]) => !(Array.isArray(value) && value.length === 0)),
   );
   return `# Written by groundcrew (k3s.install).\n${stringify(body)}`;
 }

@@ -61,7 +61,11 @@ async function wantedFiles(fs: ReadonlyFs, params: K3sParams) {
     files.push({ path: K3S.registries, content: renderRegistries(params.registry), mode: 0o600 });
     const caFile = params.registry.caFile;
     if (caFile !== undefined) {
-      files.push({ path: K3S.registryCa, content: await fileOp("read", caFile, () => fs.readText(caFile)), mode: 0o644 });
+      files.push({
+        path: K3S.registryCa,
+        content: await fileOp("read", caFile, () => fs.readText(caFile)),
+        mode: 0o644,
+      });
     }
   }
   return files;
@@ -88,11 +92,22 @@ async function unitActive(exec: Exec, params: K3sParams): Promise<boolean> {
 /** A server is ready when the API lists its node Ready; an agent when its unit stays up without restarting. */
 async function ready(exec: Exec, params: K3sParams): Promise<boolean> {
   if (params.role === "server") {
-    const node = (await clusterNodes(exec))?.items.find((item) => item.metadata.name === params.config["node-name"]);
+    const node = (await clusterNodes(exec))?.items.find(
+      (item) => item.metadata.name === params.config["node-name"],
+    );
     return node !== undefined && isReady(node);
   }
   const restarts = async () =>
-    (await tryCommand(exec, ["systemctl", "show", "--property", "NRestarts", "--value", unitName(params.role)])).stdout.trim();
+    (
+      await tryCommand(exec, [
+        "systemctl",
+        "show",
+        "--property",
+        "NRestarts",
+        "--value",
+        unitName(params.role),
+      ])
+    ).stdout.trim();
   const before = await restarts();
   if (!(await unitActive(exec, params))) return false;
   await new Promise((resolve) => setTimeout(resolve, 6_000));
@@ -119,7 +134,8 @@ async function installArtifacts(ctx: StepContext<K3sParams>): Promise<string[]> 
   }
   // Conditional import (k3s ≥ 2025-01): restarts skip archives whose size and mtime did not change.
   const cache = `${K3S.imagesDir}/.cache.json`;
-  if ((await fs.stat(cache)) === undefined) await fileOp("write", cache, () => fs.writeFileAtomic(cache, "", 0o644));
+  if ((await fs.stat(cache)) === undefined)
+    await fileOp("write", cache, () => fs.writeFileAtomic(cache, "", 0o644));
   return changes;
 }
 
@@ -146,14 +162,17 @@ export const k3sInstallStep = defineStep({
     ["systemctl", "show"],
     [K3S.binary, "kubectl", "get", "nodes"],
   ],
-  title: (params) => `Install k3s (${params.role}${params.config["cluster-init"] === true ? ", cluster-init" : ""})`,
+  title: (params) =>
+    `Install k3s (${params.role}${params.config["cluster-init"] === true ? ", cluster-init" : ""})`,
 
   async check({ exec, fs, params }) {
     const reasons: string[] = [];
-    if (!(await binaryCurrent(exec, params.binary.sha256))) reasons.push(`${K3S.binary} is missing or another build`);
+    if (!(await binaryCurrent(exec, params.binary.sha256)))
+      reasons.push(`${K3S.binary} is missing or another build`);
     reasons.push(...(await missingImages(fs, params)).map((file) => `${file} is missing`));
     for (const file of await wantedFiles(fs, params)) {
-      if (!(await holdsContent(fs, file.path, file.content))) reasons.push(`${file.path} is missing or differs`);
+      if (!(await holdsContent(fs, file.path, file.content)))
+        reasons.push(`${file.path} is missing or differs`);
     }
     if (!(await unitActive(exec, params))) reasons.push(`${unitName(params.role)} is not active`);
     else if (params.role === "server" && !(await ready(exec, params))) reasons.push("this node is not Ready");
@@ -184,7 +203,16 @@ export const k3sInstallStep = defineStep({
     }
     ctx.log(`waiting up to ${params.readyTimeoutSec} s for k3s to be ready`);
     if (!(await waitFor(() => ready(exec, params), params.readyTimeoutSec * 1000))) {
-      const journal = await tryCommand(exec, ["journalctl", "-u", unit, "-n", "8", "--no-pager", "-o", "cat"]);
+      const journal = await tryCommand(exec, [
+        "journalctl",
+        "-u",
+        unit,
+        "-n",
+        "8",
+        "--no-pager",
+        "-o",
+        "cat",
+      ]);
       throw new StepError(
         "K3S_NOT_READY",
         `k3s ${params.role} is not ready after ${params.readyTimeoutSec} s; last lines of ${unit}: ${journal.stdout.trim().split("\n").join(" | ").slice(0, 1500)}`,
@@ -196,7 +224,9 @@ export const k3sInstallStep = defineStep({
 
   async verify({ exec, params }) {
     if (!(await ready(exec, params))) {
-      throw new StepError("K3S_NOT_READY", `k3s ${params.role} is not ready`, { context: { unit: unitName(params.role) } });
+      throw new StepError("K3S_NOT_READY", `k3s ${params.role} is not ready`, {
+        context: { unit: unitName(params.role) },
+      });
     }
   },
 
@@ -208,7 +238,8 @@ export const k3sInstallStep = defineStep({
       await tryCommand(exec, ["systemctl", "disable", "--now", unitName(role)]);
       changes.push(`stopped and disabled ${unitName(role)}`);
     }
-    changes.push(...(await cleanUpK3sRuntime(exec, fs)));
+    // Only a k3s groundcrew ran leaves processes, mounts, links and rules for us to clean; someone else's stays untouched.
+    if (changes.length > 0) changes.push(...(await cleanUpK3sRuntime(exec, fs)));
     changes.push(...(await undoRecorded({ exec, fs, ledger })));
     await tryCommand(exec, ["systemctl", "daemon-reload"]);
     await tryCommand(exec, ["systemctl", "reset-failed"]);

@@ -9,7 +9,9 @@ const nodeListSchema = z.object({
       metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).default({}) }),
       spec: z
         .object({
-          taints: z.array(z.object({ key: z.string(), value: z.string().optional(), effect: z.string() })).optional(),
+          taints: z
+            .array(z.object({ key: z.string(), value: z.string().optional(), effect: z.string() }))
+            .optional(),
         })
         .default({}),
       status: z
@@ -22,7 +24,9 @@ export type NodeList = z.infer<typeof nodeListSchema>;
 export type ClusterNode = NodeList["items"][number];
 
 export function isReady(node: ClusterNode): boolean {
-  return node.status.conditions.some((condition) => condition.type === "Ready" && condition.status === "True");
+  return node.status.conditions.some(
+    (condition) => condition.type === "Ready" && condition.status === "True",
+  );
 }
 
 /** Parses `kubectl get nodes -o json`; undefined when it is not a NodeList. */

@@ -137,16 +137,20 @@ export const registryInstallStep = defineStep({
   id: "registry.install",
   params: paramsSchema,
   probes: [["systemctl", "is-active"]],
-  title: (params) => `Run the depot registry on port ${params.port}${params.tls === undefined ? " (plain HTTP)" : ""}`,
+  title: (params) =>
+    `Run the depot registry on port ${params.port}${params.tls === undefined ? " (plain HTTP)" : ""}`,
 
   async check({ exec, fs, params }) {
     const reasons: string[] = [];
-    if ((await fs.stat(REGISTRY_PATHS.binary)) === undefined) reasons.push(`${REGISTRY_PATHS.binary} is missing`);
+    if ((await fs.stat(REGISTRY_PATHS.binary)) === undefined)
+      reasons.push(`${REGISTRY_PATHS.binary} is missing`);
     for (const file of await wantedFiles(fs, params)) {
-      if (!(await holdsContent(fs, file.path, file.content))) reasons.push(`${file.path} is missing or differs`);
+      if (!(await holdsContent(fs, file.path, file.content)))
+        reasons.push(`${file.path} is missing or differs`);
     }
     if (!(await active(exec))) reasons.push(`${REGISTRY_UNIT} is not active`);
-    else if (!(await registryAnswers(await localRegistryTarget(fs, params.port, params.tls?.ca)))) reasons.push("the registry does not answer /v2/");
+    else if (!(await registryAnswers(await localRegistryTarget(fs, params.port, params.tls?.ca))))
+      reasons.push("the registry does not answer /v2/");
     const done = reasons.length === 0;
     return { done, reason: done ? `${REGISTRY_UNIT} serves on port ${params.port}` : reasons.join("; ") };
   },
@@ -182,12 +186,18 @@ export const registryInstallStep = defineStep({
 
   async verify({ exec, fs, params }) {
     if (!(await active(exec))) {
-      throw new StepError("STEP_VERIFY_FAILED", `${REGISTRY_UNIT} is not active`, { context: { unit: REGISTRY_UNIT } });
+      throw new StepError("STEP_VERIFY_FAILED", `${REGISTRY_UNIT} is not active`, {
+        context: { unit: REGISTRY_UNIT },
+      });
     }
     if (!(await registryAnswers(await localRegistryTarget(fs, params.port, params.tls?.ca)))) {
-      throw new StepError("REGISTRY_UNREACHABLE", `the registry on port ${params.port} does not answer /v2/`, {
-        context: { port: params.port },
-      });
+      throw new StepError(
+        "REGISTRY_UNREACHABLE",
+        `the registry on port ${params.port} does not answer /v2/`,
+        {
+          context: { port: params.port },
+        },
+      );
     }
   },
 

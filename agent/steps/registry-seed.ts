@@ -1,8 +1,13 @@
 import { z } from "zod";
 import { artifactRefSchema, casPath, HOST_CAS_DIR, type ArtifactRef } from "../../shared/artifacts.js";
-import type { ReadonlyFs } from "../../shared/host-io.js";
+import type { Exec } from "../../shared/host-io.js";
 import { openImageArchive, type ImageArchive } from "../registry/image-archive.js";
-import { missingImages, seedArchive, type RegistryTarget } from "../registry/registry-client.js";
+import {
+  missingImages,
+  registryAnswers,
+  seedArchive,
+  type RegistryTarget,
+} from "../registry/registry-client.js";
 import { defineStep } from "../runner/step.js";
 import { StepError } from "../runner/step-error.js";
 import { localRegistryTarget } from "./registry-target.js";
@@ -24,11 +29,12 @@ type SeedParams = z.infer<typeof paramsSchema>;
 
 /** Opens each archive in turn, hands it to `use`, and closes it whatever happens. */
 async function eachArchive(
+  exec: Exec,
   params: SeedParams,
   use: (archive: ImageArchive, ref: ArtifactRef) => Promise<void>,
 ): Promise<void> {
   for (const ref of params.archives) {
-    const archive = await openImageArchive(casPath(ref.sha256, params.casDir), { tmpDir: SCRATCH_DIR });
+    const archive = await openImageArchive(casPath(ref.sha256, params.casDir), { tmpDir: SCRATCH_DIR, exec });
     try {
       await use(archive, ref);
     } finally {
@@ -37,9 +43,9 @@ async function eachArchive(
   }
 }
 
-async function missingAll(fs: ReadonlyFs, params: SeedParams, target: RegistryTarget): Promise<string[]> {
+async function missingAll(exec: Exec, params: SeedParams, target: RegistryTarget): Promise<string[]> {
   const missing: string[] = [];
-  await eachArchive(params, async (archive) => {
+  await eachArchive(exec, params, async (archive) => {
     missing.push(...(await missingImages(target, archive)));
   });
   return missing;
@@ -56,37 +62,52 @@ async function missingAll(fs: ReadonlyFs, params: SeedParams, target: RegistryTa
 export const registrySeedStep = defineStep({
   id: "registry.seed",
   params: paramsSchema,
+  // .tar.zst archives are decompressed into scratch space by the host's zstd, in check as well.
+  probes: [["zstd", "-d"]],
   title: (params) => `Seed the depot registry from ${params.archives.length} image archive(s)`,
 
-  async check({ fs, params }) {
+  async check({ fs, exec, params }) {
     const target = await localRegistryTarget(fs, params.port, params.caFile);
-    const missing = await missingAll(fs, params, target);
+    // Before registry.install has run (a dry run, a first pass) there is nothing to ask: not done.
+    if (!(await registryAnswers(target)))
+      return { done: false, reason: `no registry answers on port ${params.port} yet` };
+    const missing = await missingAll(exec, params, target);
     if (missing.length === 0) return { done: true, reason: "the registry holds every image of the bundle" };
-    return { done: false, reason: `not in the registry: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", ..." : ""}` };
+    return {
+      done: false,
+      reason: `not in the registry: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", ..." : ""}`,
+    };
   },
 
-  async apply({ fs, params, progress, log }) {
+  async apply({ fs, exec, params, progress, log }) {
     const target = await localRegistryTarget(fs, params.port, params.caFile);
     const changes: string[] = [];
-    await eachArchive(params, async (archive, ref) => {
+    await eachArchive(exec, params, async (archive, ref) => {
       const result = await seedArchive(target, archive, (update) => {
-        progress({ message: `${ref.path}: ${update.message}`, bytesDone: update.bytesDone, bytesTotal: update.bytesTotal });
+        progress({
+          message: `${ref.path}: ${update.message}`,
+          bytesDone: update.bytesDone,
+          bytesTotal: update.bytesTotal,
+        });
       });
       log(
-        `${ref.path}: ${result.blobsPushed} blob(s) pushed, ${result.blobsSkipped} already there; ${result.manifestsPushed} manifest(s) pushed, ${result.manifestsSkipped} already there`,
+        `${ref.path}: ${result.blobsPushed} blob(s) pushed, ${result.blobsMounted} mounted, ${result.blobsSkipped} already there; ${result.manifestsPushed} manifest(s) pushed, ${result.manifestsSkipped} already there`,
       );
-      if (result.manifestsPushed > 0 || result.blobsPushed > 0) {
+      if (result.manifestsPushed > 0 || result.blobsPushed > 0 || result.blobsMounted > 0) {
         changes.push(`seeded ${result.images.join(", ")} from ${ref.path}`);
       }
     });
     return { changes };
   },
 
-  async verify({ fs, params }) {
+  async verify({ fs, exec, params }) {
     const target = await localRegistryTarget(fs, params.port, params.caFile);
-    const missing = await missingAll(fs, params, target);
+    const missing = await missingAll(exec, params, target);
     if (missing.length > 0) {
-      throw new StepError("STEP_VERIFY_FAILED", `the registry does not serve ${missing.join(", ")} after seeding`);
+      throw new StepError(
+        "STEP_VERIFY_FAILED",
+        `the registry does not serve ${missing.join(", ")} after seeding`,
+      );
     }
   },
 

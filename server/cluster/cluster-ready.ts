@@ -76,18 +76,27 @@ export async function waitForNodes(
 export async function fetchKubeconfig(root: Exec, server: InventoryHost): Promise<string> {
   const result = await root.run(["cat", KUBECONFIG_ON_SERVER], { timeoutMs: 20_000 });
   if (result.code !== 0) {
-    throw new GroundcrewError("KUBECONFIG_UNAVAILABLE", `${server.name}: cannot read ${KUBECONFIG_ON_SERVER}: ${result.stderr.trim()}`);
+    throw new GroundcrewError(
+      "KUBECONFIG_UNAVAILABLE",
+      `${server.name}: cannot read ${KUBECONFIG_ON_SERVER}: ${result.stderr.trim()}`,
+    );
   }
   const document = parseDocument(result.stdout);
   const clusters = document.get("clusters");
   if (document.errors.length > 0 || clusters === undefined) {
-    throw new GroundcrewError("KUBECONFIG_UNAVAILABLE", `${server.name}: ${KUBECONFIG_ON_SERVER} is not a kubeconfig`);
+    throw new GroundcrewError(
+      "KUBECONFIG_UNAVAILABLE",
+      `${server.name}: ${KUBECONFIG_ON_SERVER} is not a kubeconfig`,
+    );
   }
   const host = isIP(server.address) === 6 ? `[${server.address}]` : server.address;
   const url = `https://${host}:${K3S_API_PORT}`;
   let rewritten = 0;
   const items = document.getIn(["clusters"]);
-  const count = items !== null && typeof items === "object" && "items" in items && Array.isArray(items.items) ? items.items.length : 0;
+  const count =
+    items !== null && typeof items === "object" && "items" in items && Array.isArray(items.items)
+      ? items.items.length
+      : 0;
   for (let index = 0; index < count; index += 1) {
     if (document.hasIn(["clusters", index, "cluster", "server"])) {
       document.setIn(["clusters", index, "cluster", "server"], url);
@@ -95,7 +104,10 @@ export async function fetchKubeconfig(root: Exec, server: InventoryHost): Promis
     }
   }
   if (rewritten === 0) {
-    throw new GroundcrewError("KUBECONFIG_UNAVAILABLE", `${server.name}: ${KUBECONFIG_ON_SERVER} names no cluster server`);
+    throw new GroundcrewError(
+      "KUBECONFIG_UNAVAILABLE",
+      `${server.name}: ${KUBECONFIG_ON_SERVER} names no cluster server`,
+    );
   }
   return document.toString();
 }

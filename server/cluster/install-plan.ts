@@ -27,16 +27,17 @@ export interface ClusterLayout {
 export function clusterLayout(inventory: Inventory, delivery: Delivery): ClusterLayout {
   const servers = inventory.hosts.filter((host) => host.role === "server");
   const depot = delivery.depot;
-  const firstServer = servers.find((host) => host.depot) ?? servers[0];
-  const runsRegistry = depot !== undefined && registryBinary(delivery.needs.get(depot.name) ?? []) !== undefined;
+  const firstServer = servers.find((host) => host.depot) ?? servers.at(0);
+  const registryEndpoint =
+    depot !== undefined && registryBinary(delivery.needs.get(depot.name) ?? []) !== undefined
+      ? `${hostPort(depot.address)}:${inventory.cluster.registry.port}`
+      : undefined;
   return {
     ...(firstServer === undefined ? {} : { firstServer }),
     servers,
     ha: servers.length > 1,
     ...(depot === undefined ? {} : { depot }),
-    ...(runsRegistry && depot !== undefined
-      ? { registryEndpoint: `${hostPort(depot.address)}:${inventory.cluster.registry.port}` }
-      : {}),
+    ...(registryEndpoint === undefined ? {} : { registryEndpoint }),
     registryTls: inventory.cluster.registry.tls,
   };
 }
@@ -46,7 +47,9 @@ function hostPort(address: string): string {
 }
 
 /** The registry binary among the depot's artifacts: distribution's tarball, or Debian's docker-registry package. */
-function registryBinary(artifacts: readonly BundleArtifact[]): { artifact: BundleArtifact; from: "deb" | "tarball" } | undefined {
+function registryBinary(
+  artifacts: readonly BundleArtifact[],
+): { artifact: BundleArtifact; from: "deb" | "tarball" } | undefined {
   const tarball = artifacts.find((artifact) => artifact.entry.kind === "registry");
   if (tarball !== undefined) return { artifact: tarball, from: "tarball" };
   const deb = artifacts.find(
@@ -55,7 +58,10 @@ function registryBinary(artifacts: readonly BundleArtifact[]): { artifact: Bundl
   return deb === undefined ? undefined : { artifact: deb, from: "deb" };
 }
 
-function ofKind(artifacts: readonly BundleArtifact[], kind: BundleArtifact["entry"]["kind"]): BundleArtifact[] {
+function ofKind(
+  artifacts: readonly BundleArtifact[],
+  kind: BundleArtifact["entry"]["kind"],
+): BundleArtifact[] {
   return artifacts.filter((artifact) => artifact.entry.kind === kind);
 }
 
@@ -89,8 +95,16 @@ export function installSteps(
 ): { steps: PlanStep[]; skipped: string[] } {
   const artifacts = delivery.needs.get(host.name) ?? [];
   const steps: PlanStep[] = [
-    { id: "host.firewall", title: "Open the cluster's ports in the host firewall, if one is active", params: { rules: firewallRules(host, inventory) } },
-    { id: "host.default-route", title: "Make sure there is a default route (k3s needs one)", params: host.vars.iface === undefined ? {} : { iface: host.vars.iface } },
+    {
+      id: "host.firewall",
+      title: "Open the cluster's ports in the host firewall, if one is active",
+      params: { rules: firewallRules(host, inventory) },
+    },
+    {
+      id: "host.default-route",
+      title: "Make sure there is a default route (k3s needs one)",
+      params: host.vars.iface === undefined ? {} : { iface: host.vars.iface },
+    },
   ];
   const skipped: string[] = [];
   const caFile = layout.registryTls ? AGENT_TLS_FILES.ca : undefined;
@@ -113,7 +127,11 @@ export function installSteps(
         steps.push({
           id: "registry.seed",
           title: `Seed the depot registry from ${archives.length} image archive(s)`,
-          params: { archives: archives.map((a) => artifactRef(a.entry)), port, ...(caFile === undefined ? {} : { caFile }) },
+          params: {
+            archives: archives.map((a) => artifactRef(a.entry)),
+            port,
+            ...(caFile === undefined ? {} : { caFile }),
+          },
         });
       }
     }
@@ -129,7 +147,9 @@ export function installSteps(
         title: `Install Docker from the bundle (${debs.length} package(s))`,
         params: {
           debs: debs.map((a) => artifactRef(a.entry)),
-          ...(endpoint === undefined ? {} : { registry: { endpoint, ...(caFile === undefined ? {} : { caFile }) } }),
+          ...(endpoint === undefined
+            ? {}
+            : { registry: { endpoint, ...(caFile === undefined ? {} : { caFile }) } }),
           ...(verify === undefined || endpoint === undefined ? {} : { verifyImage: `${endpoint}/${verify}` }),
         },
       });
@@ -174,7 +194,13 @@ function k3sStep(
     ...serverKeys,
     ...(layout.registryEndpoint === undefined ? {} : { "disable-default-registry-endpoint": true }),
   };
-  const what = seed ? (layout.ha ? "first server, cluster-init" : "server") : role === "server" ? "joining server" : "agent";
+  const what = seed
+    ? layout.ha
+      ? "first server, cluster-init"
+      : "server"
+    : role === "server"
+      ? "joining server"
+      : "agent";
   return {
     id: "k3s.install",
     title: `Install k3s (${what})`,

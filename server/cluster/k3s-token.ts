@@ -28,14 +28,20 @@ export async function resolveToken(
     case "env": {
       const value = env[source.env]?.trim();
       if (value === undefined || value === "") {
-        throw new GroundcrewError("INVENTORY_INVALID", `the k3s token variable ${source.env} is not set or empty`);
+        throw new GroundcrewError(
+          "INVENTORY_INVALID",
+          `the k3s token variable ${source.env} is not set or empty`,
+        );
       }
       return new Secret(value);
     }
     case "file": {
       const value = (await readFile(source.path, "utf8").catch(() => "")).trim();
       if (value === "") {
-        throw new GroundcrewError("INVENTORY_INVALID", `the k3s token file ${source.path} is missing or empty`);
+        throw new GroundcrewError(
+          "INVENTORY_INVALID",
+          `the k3s token file ${source.path} is missing or empty`,
+        );
       }
       return new Secret(value);
     }
@@ -44,7 +50,7 @@ export async function resolveToken(
       const kept = (await readFile(file, "utf8").catch(() => "")).trim();
       if (kept !== "") return new Secret(kept);
       const fresh = randomBytes(24).toString("hex");
-      await writeFile(file, `${fresh}\n`, { mode: 0o600, flag: "wx" }).catch(async (error: unknown) => {
+      await writeFile(file, `${fresh}\n`, { mode: 0o600, flag: "wx" }).catch((error: unknown) => {
         if (error instanceof Error && "code" in error && error.code === "EEXIST") return;
         throw error;
       });

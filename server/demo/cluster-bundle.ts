@@ -57,11 +57,22 @@ export async function buildClusterBundle(input: ClusterBundleInput): Promise<Clu
     const deb = debs.get(name);
     if (deb === undefined) return undefined;
     const arch = debFileName(path.basename(deb.file))?.arch ?? input.arch;
-    return { path: `debs/${name}.deb`, kind: "deb", component, name, version: deb.version, arch, source: `file:${deb.file}` };
+    return {
+      path: `debs/${name}.deb`,
+      kind: "deb",
+      component,
+      name,
+      version: deb.version,
+      arch,
+      source: `file:${deb.file}`,
+    };
   };
   const docker = DOCKER_PACKAGES.map((name) => debArtifact(name, "docker"));
   if (docker.every((entry) => entry !== undefined)) artifacts.push(...docker);
-  else skipped.push(`Docker (missing packages: ${DOCKER_PACKAGES.filter((_, i) => docker[i] === undefined).join(", ")})`);
+  else
+    skipped.push(
+      `Docker (missing packages: ${DOCKER_PACKAGES.filter((_, i) => docker[i] === undefined).join(", ")})`,
+    );
   const registry = debArtifact(REGISTRY_PACKAGE, "registry");
   if (registry !== undefined) artifacts.push(registry);
   else skipped.push(`the depot registry (no ${REGISTRY_PACKAGE} package)`);
@@ -74,7 +85,8 @@ export async function buildClusterBundle(input: ClusterBundleInput): Promise<Clu
       const file = path.join(input.work, image.file);
       await writeImageArchive(spec, image.format, file);
       images.push(image.reference);
-      const [name = image.reference, version = "latest"] = image.reference.split("/").at(-1)?.split(":") ?? [];
+      const [name = image.reference, version = "latest"] =
+        image.reference.split("/").at(-1)?.split(":") ?? [];
       artifacts.push({
         path: `images/${image.file}`,
         kind: "image-archive",
@@ -88,9 +100,23 @@ export async function buildClusterBundle(input: ClusterBundleInput): Promise<Clu
   }
   if (input.k3s === undefined) skipped.push("k3s (no k3s binary here: pass a bundle that has one)");
   else {
-    artifacts.push({ path: "k3s/k3s", kind: "k3s-binary", name: "k3s", version: input.k3s.version, arch: input.arch, source: `file:${input.k3s.binary}` });
+    artifacts.push({
+      path: "k3s/k3s",
+      kind: "k3s-binary",
+      name: "k3s",
+      version: input.k3s.version,
+      arch: input.arch,
+      source: `file:${input.k3s.binary}`,
+    });
     for (const archive of input.k3s.images ?? []) {
-      artifacts.push({ path: `k3s/${path.basename(archive)}`, kind: "k3s-images", name: "k3s-airgap-images", version: input.k3s.version, arch: input.arch, source: `file:${archive}` });
+      artifacts.push({
+        path: `k3s/${path.basename(archive)}`,
+        kind: "k3s-images",
+        name: "k3s-airgap-images",
+        version: input.k3s.version,
+        arch: input.arch,
+        source: `file:${archive}`,
+      });
     }
   }
   const lockFile = path.join(input.work, "cluster.lock.yaml");

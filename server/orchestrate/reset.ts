@@ -74,7 +74,12 @@ export async function reset(options: ResetOptions): Promise<ResetResult> {
           outcomes.set(host.name, "unreachable");
           return;
         }
-        if (first !== undefined && host.name !== first.name && firstConnection !== undefined && !(firstConnection instanceof Error)) {
+        if (
+          first !== undefined &&
+          host.name !== first.name &&
+          firstConnection !== undefined &&
+          !(firstConnection instanceof Error)
+        ) {
           await deleteNode(firstConnection, host.name, reporter);
         }
         outcomes.set(host.name, await resetHost(host, connection, runId, journal, options));
@@ -98,10 +103,14 @@ export async function reset(options: ResetOptions): Promise<ResetResult> {
  */
 async function deleteNode(first: HostConnection, node: string, reporter: UpReporter): Promise<void> {
   if ((await first.root.run(["test", "-x", K3S_BINARY])).code !== 0) return;
-  const deleted = await first.root.run([K3S_BINARY, "kubectl", "delete", "node", node], { timeoutMs: 60_000 });
+  const deleted = await first.root.run([K3S_BINARY, "kubectl", "delete", "node", node], {
+    timeoutMs: 60_000,
+  });
   if (deleted.code === 0) reporter.phase(node, `deleted node ${node} from the cluster`);
   else if (!/not ?found/i.test(deleted.stderr)) {
-    reporter.note(`${node}: could not delete the node from the cluster: ${deleted.stderr.trim().split("\n")[0] ?? ""}`);
+    reporter.note(
+      `${node}: could not delete the node from the cluster: ${deleted.stderr.trim().split("\n")[0] ?? ""}`,
+    );
   }
 }
 

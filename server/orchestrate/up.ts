@@ -370,7 +370,10 @@ async function verifyCluster(
   try {
     const report = await waitForNodes(first.root, expected, NODES_READY_TIMEOUT_MS);
     const kubeconfig = await saveKubeconfig(options.stateDir, await fetchKubeconfig(first.root, server));
-    reporter.phase(server.name, `cluster: all ${report.ready.length} node(s) Ready; kubeconfig in ${kubeconfig}`);
+    reporter.phase(
+      server.name,
+      `cluster: all ${report.ready.length} node(s) Ready; kubeconfig in ${kubeconfig}`,
+    );
     return { ok: true, nodes: report.ready.length, kubeconfig };
   } catch (error) {
     const problem = error instanceof Error ? error.message : String(error);
@@ -425,7 +428,11 @@ async function startAgent(
 }
 
 /** Writes the join token (k3s hosts) and the registry's certificate and key (the depot) as 0600 files, over SSH stdin. */
-async function deliverSecrets(host: InventoryHost, connection: HostConnection, context: StartContext): Promise<void> {
+async function deliverSecrets(
+  host: InventoryHost,
+  connection: HostConnection,
+  context: StartContext,
+): Promise<void> {
   const { token, registryCert } = context.secrets;
   if (token !== undefined && context.k3sHosts.has(host.name)) {
     await installRemoteFile(connection.root, host.name, K3S_TOKEN_FILE, `${token.reveal()}\n`, 0o600);

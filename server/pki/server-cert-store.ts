@@ -23,7 +23,10 @@ export interface ServingCertKind {
   readonly renewBeforeDays: number;
 }
 
-const AGENT_SERVER_KIND: ServingCertKind = { files: SERVER_FILES, renewBeforeDays: SERVER_CERT_RENEW_BEFORE_DAYS };
+const AGENT_SERVER_KIND: ServingCertKind = {
+  files: SERVER_FILES,
+  renewBeforeDays: SERVER_CERT_RENEW_BEFORE_DAYS,
+};
 
 export interface StoredServerCert {
   readonly certPem: string;

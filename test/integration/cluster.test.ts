@@ -14,8 +14,14 @@ import { startLabFleet, type LabFleet } from "../support/lab-fleet.js";
  * links, routes, iptables rules) must be as before `up`.
  */
 const ALLOWED: readonly Allowed[] = [
-  { pattern: /^\/home\/ops\/\.cache /, reason: "the login user's cache folder (the agent is pushed below it) stays" },
-  { pattern: /^\/etc\/(group|gshadow)- /, reason: "shadow's backup of the group file, rewritten by groupadd/groupdel" },
+  {
+    pattern: /^\/home\/ops\/\.cache /,
+    reason: "the login user's cache folder (the agent is pushed below it) stays",
+  },
+  {
+    pattern: /^\/etc\/(group|gshadow)- /,
+    reason: "shadow's backup of the group file, rewritten by groupadd/groupdel",
+  },
   { pattern: /^[0-9a-f]{64} {2}\/etc\/(group|gshadow)-$/, reason: "the same backups' content" },
   {
     pattern: /^\/var\/lib\/dpkg\/(status-old|triggers\/\S+|lock\S*) /,
@@ -25,7 +31,9 @@ const ALLOWED: readonly Allowed[] = [
 
 /** Nodes as the first server's API lists them. */
 async function nodes(fleet: LabFleet, server: string) {
-  const list = parseNodeList(await fleet.asRoot(server, ["/usr/local/bin/k3s", "kubectl", "get", "nodes", "-o", "json"]));
+  const list = parseNodeList(
+    await fleet.asRoot(server, ["/usr/local/bin/k3s", "kubectl", "get", "nodes", "-o", "json"]),
+  );
   if (list === undefined) throw new Error("kubectl get nodes -o json did not print a NodeList");
   return new Map(list.items.map((node) => [node.metadata.name, node]));
 }
@@ -36,7 +44,8 @@ function readyOf(node: { status: { conditions: { type: string; status: string }[
 
 async function snapshotAll(fleet: LabFleet): Promise<Map<string, string[]>> {
   const result = new Map<string, string[]>();
-  for (const machine of fleet.lab.machines) result.set(machine.name, await snapshotHost(fleet, machine.name, ALLOWED));
+  for (const machine of fleet.lab.machines)
+    result.set(machine.name, await snapshotHost(fleet, machine.name, ALLOWED));
   return result;
 }
 
@@ -93,7 +102,8 @@ describe("an HA cluster from a bundle: 3 servers (node1 the depot) + 1 worker", 
     expect(up.stdout).toMatch(/node1 +#\d+ registry\.seed succeeded/);
     expect(up.stdout).toMatch(/cluster: 4 node\(s\) Ready/);
     // Servers join one at a time after the first; the worker after every server.
-    const finished = (host: string): number => up.stdout.search(new RegExp(`${host} +#\\d+ k3s\\.install succeeded`));
+    const finished = (host: string): number =>
+      up.stdout.search(new RegExp(`${host} +#\\d+ k3s\\.install succeeded`));
     expect(finished("node1")).toBeGreaterThan(-1);
     expect(finished("node1")).toBeLessThan(finished("node2"));
     expect(finished("node2")).toBeLessThan(finished("node3"));

@@ -11,8 +11,12 @@ export interface Allowed {
  * /etc, /var/lib, /usr/local, /root and /home with its type, mode and (for
  * non-directories) size, the content hash of every file under /etc, the unit
  * files, the kernel parameters host preparation sets, the network links and
- * routes, and the iptables rules (without counters). Lines matching an
- * `allowed` pattern are left out. Sorted lines.
+ * routes, and the iptables rules (without counters; a table holding only
+ * built-in chains with policy ACCEPT and no rule is left out, as it filters
+ * nothing and equals an absent one — iptables-save lists a table once any
+ * program has loaded it, and the kernel offers no way to unload it again
+ * inside a container). Lines matching an `allowed` pattern are left out.
+ * Sorted lines.
  */
 export async function snapshotHost(
   fleet: LabFleet,
@@ -28,8 +32,29 @@ export async function snapshotHost(
     "ip route show | sed 's/^/route /'",
     "iptables-save | grep -v '^#' | sed -e 's/\\[[0-9]*:[0-9]*\\]//' -e 's/^/iptables /'",
   ].join("; ");
-  const lines = (await fleet.asRoot(machine, ["sh", "-c", script])).split("\n");
+  const lines = withoutEmptyTables((await fleet.asRoot(machine, ["sh", "-c", script])).split("\n"));
   return lines.filter((line) => line !== "" && !allowed.some(({ pattern }) => pattern.test(line))).sort();
+}
+
+/** Drops "iptables *table ... COMMIT" blocks that only declare chains with policy ACCEPT. */
+function withoutEmptyTables(lines: readonly string[]): string[] {
+  const kept: string[] = [];
+  let table: string[] | undefined;
+  for (const line of lines) {
+    if (line.startsWith("iptables *")) {
+      table = [line];
+    } else if (table !== undefined) {
+      table.push(line);
+      if (line.trim() === "iptables COMMIT") {
+        const body = table.slice(1, -1);
+        if (!body.every((entry) => /^iptables :[A-Z]+ ACCEPT\s*$/.test(entry))) kept.push(...table);
+        table = undefined;
+      }
+    } else {
+      kept.push(line);
+    }
+  }
+  return kept.concat(table ?? []);
 }
 
 /** Lines only in `after` (left behind) and only in `before` (removed). */

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -7,6 +7,7 @@ import { openImageArchive, type ImageArchive } from "../../agent/registry/image-
 import { MEDIA_TYPES } from "../../agent/registry/oci-types.js";
 import { localExec } from "../../agent/host/local-exec.js";
 import { fakeExec } from "../fakes/fake-exec.js";
+import { isGroundcrewError, type ErrorCode } from "../../shared/errors.js";
 import { blobBytes, writeArchive } from "../support/registry-archives.js";
 import {
   attestationDescriptor,
@@ -28,7 +29,7 @@ const opened: ImageArchive[] = [];
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "gc-image-archive-"));
   scratch = path.join(dir, "scratch");
-  await import("node:fs/promises").then((fs) => fs.mkdir(scratch));
+  await mkdir(scratch);
 });
 afterEach(async () => {
   for (const archive of opened.splice(0)) await archive.close();
@@ -42,6 +43,16 @@ async function open(
   const archive = await openImageArchive(file, { tmpDir: scratch, ...options });
   opened.push(archive);
   return archive;
+}
+
+/** The message of the GroundcrewError `promise` rejects with; fails unless its code is `code`. */
+async function refused(promise: Promise<unknown>, code: ErrorCode): Promise<string> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!isGroundcrewError(error, code)) throw new Error(`expected ${code}, got ${String(error)}`);
+  return error.message;
 }
 
 const summary = (archive: ImageArchive): unknown =>
@@ -119,28 +130,29 @@ describe("openImageArchive: legacy docker save", () => {
   });
 
   it("refuses an untagged image, a bad tag, a missing layer and mismatched diff_ids", async () => {
-    await expect(
-      open(await writeArchive(dir, "untagged.tar", legacyMembers([{ image: app, repoTags: null }]))),
-    ).rejects.toMatchObject({
-      code: "IMAGE_REFERENCE_INVALID",
-      message: expect.stringMatching(/untagged\.tar: manifest\.json\[0\] has no RepoTags/),
-    });
-    await expect(
-      open(await writeArchive(dir, "badtag.tar", legacyMembers([{ image: app, repoTags: ["app:bad tag"] }]))),
-    ).rejects.toMatchObject({
-      code: "IMAGE_REFERENCE_INVALID",
-      message: expect.stringContaining("badtag.tar: manifest.json[0] RepoTags"),
-    });
+    expect(
+      await refused(
+        open(await writeArchive(dir, "untagged.tar", legacyMembers([{ image: app, repoTags: null }]))),
+        "IMAGE_REFERENCE_INVALID",
+      ),
+    ).toMatch(/untagged\.tar: manifest\.json\[0\] has no RepoTags/);
+    expect(
+      await refused(
+        open(
+          await writeArchive(dir, "badtag.tar", legacyMembers([{ image: app, repoTags: ["app:bad tag"] }])),
+        ),
+        "IMAGE_REFERENCE_INVALID",
+      ),
+    ).toContain("badtag.tar: manifest.json[0] RepoTags");
     const withoutLayer = legacyMembers([{ image: app, repoTags: ["app:1"] }]).filter(
       (member) =>
         !member.name.endsWith("layer.tar") ||
         member.body === undefined ||
         !Buffer.from(member.body).equals(app.layers[1]!.bytes),
     );
-    await expect(open(await writeArchive(dir, "nolayer.tar", withoutLayer))).rejects.toMatchObject({
-      code: "IMAGE_ARCHIVE_INVALID",
-      message: expect.stringMatching(/nolayer\.tar: entry ".*\/layer\.tar": lacks the layer/),
-    });
+    expect(
+      await refused(open(await writeArchive(dir, "nolayer.tar", withoutLayer)), "IMAGE_ARCHIVE_INVALID"),
+    ).toMatch(/nolayer\.tar: entry ".*\/layer\.tar": lacks the layer/);
     const fewer = { ...app, layers: [app.layers[0]!] };
     const wrongConfig = legacyMembers([{ image: { ...fewer, config: app.config }, repoTags: ["app:1"] }]);
     await expect(open(await writeArchive(dir, "diffids.tar", wrongConfig))).rejects.toThrow(
@@ -246,12 +258,14 @@ describe("openImageArchive: Docker >= 25 and OCI layouts", () => {
     );
     const asked = await open(both, { platform: { os: "linux", architecture: "arm64" } });
     expect(asked.images[0]!.manifests.map((m) => m.digest)).toEqual([arm64.manifest.digest]);
-    await expect(open(both, { platform: { os: "linux", architecture: "s390x" } })).rejects.toMatchObject({
-      code: "IMAGE_ARCHIVE_INVALID",
-      message: expect.stringMatching(
-        /both\.tar: entry "index\.json manifests\[0\] \(library\/multi:3\)": is a partial multi-platform index without a linux\/s390x manifest.*linux\/amd64, linux\/arm64/,
+    expect(
+      await refused(
+        open(both, { platform: { os: "linux", architecture: "s390x" } }),
+        "IMAGE_ARCHIVE_INVALID",
       ),
-    });
+    ).toMatch(
+      /both\.tar: entry "index\.json manifests\[0\] \(library\/multi:3\)": is a partial multi-platform index without a linux\/s390x manifest.*linux\/amd64, linux\/arm64/,
+    );
   });
 
   it("accepts Docker manifest lists and Docker v2 manifests", async () => {
@@ -292,18 +306,14 @@ describe("openImageArchive: Docker >= 25 and OCI layouts", () => {
       // The agent only needs zstd for k3s airgap images; scripts/setup installs it on dev machines.
       expect.fail("zstd is not installed here: install it (apt-get install zstd) to run this test");
     }
-    await expect(open(zst)).rejects.toMatchObject({
-      code: "IMAGE_ARCHIVE_INVALID",
-      message: expect.stringContaining("no Exec"),
-    });
+    expect(await refused(open(zst), "IMAGE_ARCHIVE_INVALID")).toContain("no Exec");
     const archive = await open(zst, { exec: localExec });
     expect(archive.images[0]!.tag).toBe("1");
     expect(await blobBytes(archive, app.layers[1]!.digest)).toEqual(app.layers[1]!.bytes);
     const missing = fakeExec({});
-    await expect(open(zst, { exec: missing })).rejects.toMatchObject({
-      code: "HOST_COMMAND_FAILED",
-      message: expect.stringContaining("zstd is not installed"),
-    });
+    expect(await refused(open(zst, { exec: missing }), "HOST_COMMAND_FAILED")).toContain(
+      "zstd is not installed",
+    );
     expect(missing.calls[0]!.argv.slice(0, 6)).toEqual([
       "zstd",
       "-d",
@@ -318,12 +328,9 @@ describe("openImageArchive: Docker >= 25 and OCI layouts", () => {
   it("refuses a corrupt gzip stream, leaving no scratch copy", async () => {
     const file = path.join(dir, "bad.tar.gz");
     const gz = gzipSync(Buffer.alloc(4096, 1));
-    gz[gz.length - 6] ^= 0xff;
-    await import("node:fs/promises").then((fs) => fs.writeFile(file, gz));
-    await expect(open(file)).rejects.toMatchObject({
-      code: "IMAGE_ARCHIVE_INVALID",
-      message: expect.stringContaining("bad.tar.gz"),
-    });
+    gz.writeUInt8(gz.readUInt8(gz.length - 6) ^ 0xff, gz.length - 6);
+    await writeFile(file, gz);
+    expect(await refused(open(file), "IMAGE_ARCHIVE_INVALID")).toContain("bad.tar.gz");
     expect(await readdir(scratch)).toEqual([]);
   });
 
@@ -333,12 +340,11 @@ describe("openImageArchive: Docker >= 25 and OCI layouts", () => {
       descriptorOf(app.manifest, { annotations }),
     ];
     const noLayer = ociLayoutMembers(entry(named("bad:1")), [app.manifest, app.config, app.layers[0]!]);
-    await expect(open(await writeArchive(dir, "nolayer.tar", noLayer))).rejects.toMatchObject({
-      code: "IMAGE_ARCHIVE_INVALID",
-      message: expect.stringContaining(
-        `nolayer.tar: entry "index.json manifests[0]": lacks blob ${app.layers[1]!.digest} of library/bad:1`,
-      ),
-    });
+    expect(
+      await refused(open(await writeArchive(dir, "nolayer.tar", noLayer)), "IMAGE_ARCHIVE_INVALID"),
+    ).toContain(
+      `nolayer.tar: entry "index.json manifests[0]": lacks blob ${app.layers[1]!.digest} of library/bad:1`,
+    );
     const noManifest = ociLayoutMembers(entry(named("bad:1")), [app.config, ...app.layers]);
     await expect(open(await writeArchive(dir, "nomanifest.tar", noManifest))).rejects.toThrow(
       /has no manifest blob for library\/bad:1/,
@@ -351,18 +357,18 @@ describe("openImageArchive: Docker >= 25 and OCI layouts", () => {
     await expect(open(await writeArchive(dir, "tampered.tar", tampered))).rejects.toThrow(
       /tampered\.tar: entry "blobs\/sha256\/[0-9a-f]{64}": does not match its digest/,
     );
-    await expect(
-      open(
-        await writeArchive(
-          dir,
-          "tagonly.tar",
-          ociLayoutMembers(entry({ "org.opencontainers.image.ref.name": "1.0" }), imageBlobs(app)),
+    expect(
+      await refused(
+        open(
+          await writeArchive(
+            dir,
+            "tagonly.tar",
+            ociLayoutMembers(entry({ "org.opencontainers.image.ref.name": "1.0" }), imageBlobs(app)),
+          ),
         ),
+        "IMAGE_REFERENCE_INVALID",
       ),
-    ).rejects.toMatchObject({
-      code: "IMAGE_REFERENCE_INVALID",
-      message: expect.stringContaining('names only the tag "1.0"'),
-    });
+    ).toContain('names only the tag "1.0"');
     await expect(
       open(await writeArchive(dir, "noname.tar", ociLayoutMembers(entry({}), imageBlobs(app)))),
     ).rejects.toThrow(/has no image name/);
@@ -381,11 +387,8 @@ describe("openImageArchive: Docker >= 25 and OCI layouts", () => {
 
   it("refuses what is not an image archive: not a tar, unknown layout, unsafe names", async () => {
     const text = path.join(dir, "notes.txt");
-    await import("node:fs/promises").then((fs) => fs.writeFile(text, "hello ".repeat(200)));
-    await expect(open(text)).rejects.toMatchObject({
-      code: "IMAGE_ARCHIVE_INVALID",
-      message: expect.stringContaining("notes.txt: is not a tar archive"),
-    });
+    await writeFile(text, "hello ".repeat(200));
+    expect(await refused(open(text), "IMAGE_ARCHIVE_INVALID")).toContain("notes.txt: is not a tar archive");
     await expect(
       open(await writeArchive(dir, "other.tar", [{ name: "README", body: "hi" }])),
     ).rejects.toThrow(/other\.tar: is neither a docker save archive/);
@@ -393,10 +396,23 @@ describe("openImageArchive: Docker >= 25 and OCI layouts", () => {
       ...docker25Members([{ image: testImage("h"), name: "h:1" }]),
       { name: "../../etc/cron.d/x", body: "* * * * * root sh" },
     ];
-    await expect(open(await writeArchive(dir, "hostile.tar", hostile))).rejects.toMatchObject({
-      code: "IMAGE_ARCHIVE_INVALID",
-      message: expect.stringContaining('hostile.tar: entry "../../etc/cron.d/x" has an unsafe name'),
-    });
+    expect(
+      await refused(open(await writeArchive(dir, "hostile.tar", hostile)), "IMAGE_ARCHIVE_INVALID"),
+    ).toContain('hostile.tar: entry "../../etc/cron.d/x" has an unsafe name');
+    const climbing = legacyMembers([{ image: testImage("c", { layers: 1 }), repoTags: ["c:1"] }]).map(
+      (member) =>
+        member.name === "manifest.json"
+          ? {
+              ...member,
+              body: Buffer.from(member.body ?? "")
+                .toString()
+                .replace(/"[0-9a-f]{64}\/layer\.tar"/, '"../../etc/shadow"'),
+            }
+          : member,
+    );
+    expect(
+      await refused(open(await writeArchive(dir, "climbing.tar", climbing)), "IMAGE_ARCHIVE_INVALID"),
+    ).toContain('climbing.tar: entry "../../etc/shadow" has an unsafe name');
     const archive = await open(
       await writeArchive(dir, "ok.tar", docker25Members([{ image: testImage("ok"), name: "ok:1" }])),
     );

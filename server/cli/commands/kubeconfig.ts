@@ -24,14 +24,17 @@ interface KubeconfigFlags {
 export function registerKubeconfigCommand(program: Command, io: CliIo): void {
   program
     .command("kubeconfig")
-    .description("fetch the cluster's admin kubeconfig from the first server (address rewritten for this machine)")
+    .description(
+      "fetch the cluster's admin kubeconfig from the first server (address rewritten for this machine)",
+    )
     .requiredOption("-i, --inventory <file>", "inventory (YAML, or an Ansible INI inventory)")
     .option("-o, --output <file>", "where to write it (mode 0600); `-` prints it")
     .action(async (flags: KubeconfigFlags) => {
       const inventory = await loadInventory(flags.inventory);
       const servers = inventory.hosts.filter((host) => host.role === "server");
       const first = servers.find((host) => host.depot) ?? servers[0];
-      if (first === undefined) throw new GroundcrewError("KUBECONFIG_UNAVAILABLE", "the inventory has no server");
+      if (first === undefined)
+        throw new GroundcrewError("KUBECONFIG_UNAVAILABLE", "the inventory has no server");
       const connection = await connectHost(first, {
         knownHosts: await KnownHosts.open(stateDirPath()),
         acceptNewHostKeys: false,
