@@ -177,6 +177,34 @@ describe("preflights", () => {
     ]);
   });
 
+  it("passes ports held by groundcrew's own k3s and registry (a re-run), and still fails a port someone else holds", () => {
+    const listening = { tcp: [22, 6443, 2379, 2380, 10250, 5000], udp: [8472] };
+    const probe = (installedSteps: string[]): Map<string, HostProbe> =>
+      new Map([
+        [
+          "master",
+          {
+            ok: true,
+            facts: facts({ listening, installedSteps }),
+            clockSkewMs: 0,
+            agentPath: "/home/ops/.cache/groundcrew/agent/a",
+          },
+        ],
+      ]);
+    expect(
+      statusOf(runPreflights([server], probe(["k3s.install", "registry.install"])), "master", "ports"),
+    ).toEqual(["pass", "all required ports free"]);
+    // Only k3s is ours: the registry port is held by something else.
+    expect(
+      statusOf(runPreflights([server], probe(["host.sysctl", "k3s.install"])), "master", "ports"),
+    ).toEqual(["fail", "in use: 5000/tcp (depot registry)"]);
+    expect(statusOf(runPreflights([server], probe([])), "master", "ports")).toEqual([
+      "fail",
+      "in use: 6443/tcp (Kubernetes API), 2379/tcp (etcd client), 2380/tcp (etcd peer), 10250/tcp (kubelet), " +
+        "8472/udp (flannel VXLAN), 5000/tcp (depot registry)",
+    ]);
+  });
+
   it("reports a failed sudo on sudo, and marks the checks after it not checked", () => {
     const probes = new Map<string, HostProbe>([
       ["master", { ok: false, failedAt: "sudo", reason: "sudo: a password is required" }],

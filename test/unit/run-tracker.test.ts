@@ -65,4 +65,64 @@ describe("RunTracker", () => {
     vi.advanceTimersByTime(5000);
     expect(lost).toEqual([]);
   });
+
+  it("is done at once with no hosts", async () => {
+    const tracker = new RunTracker([], 1000, () => undefined);
+    expect([...(await tracker.done)]).toEqual([]);
+  });
+
+  it("counts a host settled from an earlier run (resume) and keeps its first outcome", async () => {
+    const tracker = new RunTracker(["a", "b"], 1000, () => undefined);
+    tracker.settled("a", "succeeded");
+    tracker.event(finished("a", "failed"));
+    tracker.expect("b");
+    tracker.event(finished("b", "succeeded"));
+    expect([...(await tracker.done)]).toEqual([
+      ["a", "succeeded"],
+      ["b", "succeeded"],
+    ]);
+  });
+
+  it("finished(host) resolves with the host's outcome, at once when it already has one", async () => {
+    const tracker = new RunTracker(["a", "b"], 1000, () => undefined);
+    const pending = tracker.finished("a");
+    const second = tracker.finished("a");
+    tracker.event(finished("a", "failed"));
+    expect(await pending).toBe("failed");
+    expect(await second).toBe("failed");
+    expect(await tracker.finished("a")).toBe("failed");
+  });
+
+  it("abandon() marks every host still out lost, clears their timers, and ends the wait", async () => {
+    const lost: string[] = [];
+    const tracker = new RunTracker(["a", "b", "c"], 1000, (host) => lost.push(host));
+    tracker.expect("a");
+    tracker.expect("b");
+    tracker.event(finished("a", "succeeded"));
+    const b = tracker.finished("b");
+    tracker.abandon();
+    expect(await b).toBe("lost");
+    expect([...(await tracker.done)]).toEqual([
+      ["a", "succeeded"],
+      ["b", "lost"],
+      ["c", "lost"],
+    ]);
+    expect(vi.getTimerCount()).toBe(0);
+    // onLost is for hosts that went away, not for an interrupted wait.
+    expect(lost).toEqual([]);
+  });
+
+  it("a host that disconnects before finishing gets a fresh grace, and is lost when it does not come back", async () => {
+    const lost: string[] = [];
+    const tracker = new RunTracker(["a"], 1000, (host) => lost.push(host));
+    tracker.expect("a");
+    tracker.connected("a");
+    vi.advanceTimersByTime(5000);
+    tracker.disconnected("a");
+    vi.advanceTimersByTime(999);
+    expect(lost).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(lost).toEqual(["a"]);
+    expect([...(await tracker.done)]).toEqual([["a", "lost"]]);
+  });
 });
