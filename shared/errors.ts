@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   REGISTRY_UNREACHABLE: "the depot registry does not answer",
   REGISTRY_PUSH_FAILED: "the registry refused a blob or manifest",
   K3S_NOT_READY: "k3s did not become ready on a host",
+  K3S_PRESENT: "a k3s groundcrew did not install is on the host",
   CLUSTER_NOT_READY: "not every node of the cluster became Ready",
   KUBECONFIG_UNAVAILABLE: "the cluster's kubeconfig could not be fetched",
 } as const;

@@ -12,6 +12,15 @@ import { installedPackages, readDebs } from "./docker-packages.js";
 import { dropIptablesLines } from "./iptables-cleanup.js";
 import { dockerConfigFiles, dockerRegistrySchema, verifyWithImage } from "./docker-config.js";
 
+/**
+ * iptables-save lines dockerd makes: its chains (DOCKER, DOCKER-USER,
+ * DOCKER-ISOLATION-STAGE-1, DOCKER-FORWARD, ...), the jumps to them and
+ * docker0's rules. Not DOCKER_OUTPUT / DOCKER_POSTROUTING: those hold the
+ * embedded DNS of an engine outside this host (the host is then a container
+ * on a user-defined network) and are not ours to remove.
+ */
+export const DOCKER_RULES = /(?<!\w)DOCKER(?:-[A-Z0-9-]+)?(?!\w)|docker0/;
+
 const paramsSchema = z
   .object({
     /**
@@ -190,7 +199,7 @@ export const dockerInstallStep = defineStep({
         await tryCommand(exec, ["ip", "link", "delete", "docker0"]);
         changes.push("deleted docker0");
       }
-      changes.push(...(await dropIptablesLines(exec, /DOCKER|docker0/, "Docker (DOCKER chains, docker0)")));
+      changes.push(...(await dropIptablesLines(exec, DOCKER_RULES, "Docker (DOCKER chains, docker0)")));
     }
     changes.push(...(await undoRecorded({ exec, fs, ledger })));
     for (const group of record.groups) {

@@ -4,7 +4,7 @@ import { artifactRefSchema, casPath, HOST_CAS_DIR } from "../../shared/artifacts
 import type { Exec, ReadonlyFs } from "../../shared/host-io.js";
 import { holdsContent } from "../ledger/hash.js";
 import { writeOwnedFile } from "../ledger/owned-files.js";
-import { withTree } from "../ledger/record.js";
+import { withTree, type LedgerRecord } from "../ledger/record.js";
 import { undoRecorded } from "../ledger/undo.js";
 import { fileOp, mustRun, tryCommand } from "../runner/host-calls.js";
 import { defineStep, type StepContext } from "../runner/step.js";
@@ -69,6 +69,26 @@ async function wantedFiles(fs: ReadonlyFs, params: K3sParams) {
     }
   }
   return files;
+}
+
+/**
+ * A k3s someone else installed (the upstream install script, a package):
+ * its binary or unit file is there and the ledger does not say groundcrew
+ * created it. groundcrew never takes such a k3s over. Names what it found.
+ */
+async function foreignK3s(fs: ReadonlyFs, record: LedgerRecord | undefined): Promise<string | undefined> {
+  const ownTrees = new Set(record?.trees ?? []);
+  const ownFiles = new Set(record?.files.map((file) => file.path) ?? []);
+  if ((await fs.stat(K3S.binary)) !== undefined && !ownTrees.has(K3S.binary)) return K3S.binary;
+  for (const role of ["server", "agent"] as const) {
+    const unit = unitPath(role);
+    if ((await fs.stat(unit)) !== undefined && !ownFiles.has(unit)) return unit;
+  }
+  return undefined;
+}
+
+function foreignMessage(found: string): string {
+  return `k3s is already installed here, not by groundcrew (${found}): groundcrew does not take it over; uninstall it (k3s-uninstall.sh) or leave this host out`;
 }
 
 async function binaryCurrent(exec: Exec, sha256: string): Promise<boolean> {
@@ -165,7 +185,9 @@ export const k3sInstallStep = defineStep({
   title: (params) =>
     `Install k3s (${params.role}${params.config["cluster-init"] === true ? ", cluster-init" : ""})`,
 
-  async check({ exec, fs, params }) {
+  async check({ exec, fs, ledger, params }) {
+    const foreign = await foreignK3s(fs, await ledger.read());
+    if (foreign !== undefined) return { done: false, reason: foreignMessage(foreign) };
     const reasons: string[] = [];
     if (!(await binaryCurrent(exec, params.binary.sha256)))
       reasons.push(`${K3S.binary} is missing or another build`);
@@ -182,6 +204,9 @@ export const k3sInstallStep = defineStep({
 
   async apply(ctx) {
     const { exec, fs, ledger, params } = ctx;
+    const foreign = await foreignK3s(fs, await ledger.read());
+    if (foreign !== undefined)
+      throw new StepError("K3S_PRESENT", foreignMessage(foreign), { context: { path: foreign } });
     const absent: string[] = [];
     for (const tree of [...K3S_RUNTIME_TREES, K3S.binary, ...K3S.symlinks]) {
       if ((await fs.stat(tree)) === undefined) absent.push(tree);

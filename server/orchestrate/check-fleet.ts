@@ -23,8 +23,15 @@ export interface FleetCheck {
   readonly failed: boolean;
 }
 
-export function preflightHost(host: InventoryHost): PreflightHost {
-  return { name: host.name, role: host.role, depot: host.depot, iface: host.vars.iface, gpu: host.vars.gpu };
+export function preflightHost(host: InventoryHost, registryPort: number): PreflightHost {
+  return {
+    name: host.name,
+    role: host.role,
+    depot: host.depot,
+    iface: host.vars.iface,
+    gpu: host.vars.gpu,
+    registryPort,
+  };
 }
 
 /**
@@ -53,7 +60,10 @@ export async function checkFleet(inventory: Inventory, options: CheckOptions): P
     probes.set(host.name, probe);
     options.onProbed?.(host.name, probe);
   });
-  const results = runPreflights(inventory.hosts.map(preflightHost), probes);
+  const results = runPreflights(
+    inventory.hosts.map((host) => preflightHost(host, inventory.cluster.registry.port)),
+    probes,
+  );
   return { results, probes, connections, failed: results.some((result) => result.status === "fail") };
 }
 

@@ -82,7 +82,7 @@ export const HOST_CHECKS: Readonly<Partial<Record<CheckId, HostCheck>>> = {
       : ["pass", "no GPU expected"];
   },
   ports: (host, { listening, installedSteps }) => {
-    const busy = requiredPorts(host.role, host.depot).filter(
+    const busy = requiredPorts(host.role, host.depot, host.registryPort).filter(
       (need) =>
         listening[need.protocol].includes(need.port) &&
         !(need.owner !== undefined && installedSteps.includes(need.owner)),

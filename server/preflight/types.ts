@@ -38,6 +38,8 @@ export interface PreflightHost {
   readonly depot: boolean;
   readonly iface?: string | undefined;
   readonly gpu: boolean;
+  /** The depot registry's port (inventory cluster.registry.port); checked on the depot. */
+  readonly registryPort?: number;
 }
 
 /** What was learned from one host: facts and the clock offset, or why they could not be had. */

@@ -205,6 +205,24 @@ describe("preflights", () => {
     ]);
   });
 
+  it("checks the depot registry's port the inventory sets, not the default", () => {
+    const probes = new Map<string, HostProbe>([
+      [
+        "master",
+        {
+          ok: true,
+          facts: facts({ listening: { tcp: [22, 5000, 5443], udp: [] }, installedSteps: [] }),
+          clockSkewMs: 0,
+          agentPath: "/home/ops/.cache/groundcrew/agent/a",
+        },
+      ],
+    ]);
+    expect(statusOf(runPreflights([{ ...server, registryPort: 5443 }], probes), "master", "ports")).toEqual([
+      "fail",
+      "in use: 5443/tcp (depot registry)",
+    ]);
+  });
+
   it("reports a failed sudo on sudo, and marks the checks after it not checked", () => {
     const probes = new Map<string, HostProbe>([
       ["master", { ok: false, failedAt: "sudo", reason: "sudo: a password is required" }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dockerInstallStep } from "../../agent/steps/docker-install.js";
+import { DOCKER_RULES, dockerInstallStep } from "../../agent/steps/docker-install.js";
 import { fakeExec, type FakeExec } from "../fakes/fake-exec.js";
 import { fakeFs, type FakeFs } from "../fakes/fake-fs.js";
 import { stepHarness } from "../fakes/step-harness.js";
@@ -172,5 +172,25 @@ describe("docker.install", () => {
     const step = stepHarness(dockerInstallStep, host, {});
     expect((await step.undo()).changes).toEqual([]);
     expect(host.exec.commandLines()).toEqual([]);
+  });
+
+  it("takes dockerd's iptables lines for its own, not an outer engine's embedded DNS chains", () => {
+    const ours = [
+      ":DOCKER - [0:0]",
+      ":DOCKER-USER - [0:0]",
+      ":DOCKER-ISOLATION-STAGE-1 - [0:0]",
+      "-A FORWARD -j DOCKER-FORWARD",
+      "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+      "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
+    ];
+    const theirs = [
+      ":DOCKER_OUTPUT - [0:0]",
+      ":DOCKER_POSTROUTING - [0:0]",
+      "-A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT",
+      "-A DOCKER_POSTROUTING -s 127.0.0.11/32 -p udp -m udp --sport 56050 -j SNAT --to-source :53",
+      ":INPUT ACCEPT [0:0]",
+    ];
+    expect(ours.filter((line) => !DOCKER_RULES.test(line))).toEqual([]);
+    expect(theirs.filter((line) => DOCKER_RULES.test(line))).toEqual([]);
   });
 });

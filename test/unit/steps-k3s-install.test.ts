@@ -582,6 +582,19 @@ describe("k3s.install", () => {
     expect(hostTree(foreign.fs)).toEqual(foreignBefore);
   });
 
+  it("never takes over a k3s someone else installed: check says so, apply refuses with K3S_PRESENT and changes nothing", async () => {
+    for (const found of [K3S.binary, unitPath("server"), unitPath("agent")]) {
+      const host = k3sHost("server", { extra: { [found]: "(installed by get.k3s.io)" } });
+      const before = hostTree(host.fs);
+      const step = stepHarness(k3sInstallStep, host, serverParams());
+      const reason = `k3s is already installed here, not by groundcrew (${found}): groundcrew does not take it over; uninstall it (k3s-uninstall.sh) or leave this host out`;
+      expect(await step.check()).toEqual({ done: false, reason });
+      await expect(step.apply()).rejects.toMatchObject({ code: "K3S_PRESENT", message: reason });
+      expect(hostTree(host.fs)).toEqual(before);
+      expect(await step.ledger.read()).toBeUndefined();
+    }
+  });
+
   it("refuses an empty token file (STEP_PARAMS_INVALID naming the file, not a value) and a missing one (HOST_IO_FAILED)", async () => {
     const empty = k3sHost("server", { extra: { [TOKEN_FILE]: "\n" } });
     await expect(stepHarness(k3sInstallStep, empty, serverParams()).check()).rejects.toMatchObject({
