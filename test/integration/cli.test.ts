@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { VERSION } from "../../shared/version.js";
+import { FIXTURE_DEBS } from "../support/lab-fleet.js";
 
 const run = promisify(execFile);
 const cli = path.resolve("dist", "server", "cli", "main.js");
@@ -29,6 +30,8 @@ const labDescription = z.object({
 describe("the compiled groundcrew CLI", () => {
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(tmpdir(), "groundcrew-cli-"));
+    // The demo downloads only the packages its folder lacks: give it setup's copies, so the test stays offline.
+    await cp(FIXTURE_DEBS, path.join(stateDir, "demo", "debs"), { recursive: true });
   });
   afterAll(async () => {
     await rm(stateDir, { recursive: true, force: true });
@@ -46,12 +49,21 @@ describe("the compiled groundcrew CLI", () => {
     expect(first.stdout).toMatch(/^\$ groundcrew check -i \S+inventory\.ini$/m);
     expect(first.stdout).toContain("all 2 host(s) ready");
     expect(first.stdout).toMatch(/run r[0-9a-f-]+: all 2 host\(s\) succeeded/);
+    // The demo's own bundle: Debian's Docker and registry, images made here; no k3s, and it says so.
+    expect(first.stderr).not.toContain("downloading");
+    expect(first.stderr).toContain(
+      "demo bundle: left out k3s (no k3s binary here: pass a bundle that has one)",
+    );
+    expect(first.stdout).toMatch(/node1 +#\d+ registry\.seed succeeded/);
+    expect(first.stdout).toMatch(/node2 +#\d+ docker\.install succeeded/);
     const id = /starting lab ([0-9a-f]+)/.exec(first.stderr)?.[1];
     expect(id).toBeDefined();
 
     const again = await groundcrew("demo");
     expect(again.stderr).toContain(`reusing demo lab ${id ?? ""}`);
-    expect(again.stdout.match(/run succeeded: 0 succeeded, 3 skipped, 0 failed/g)).toHaveLength(2);
+    // node1 (depot): host preparation, artifacts, registry, seeding, Docker; node2: the same without the registry.
+    expect(again.stdout).toMatch(/node1 +#\d+ run succeeded: 0 succeeded, 9 skipped, 0 failed/);
+    expect(again.stdout).toMatch(/node2 +#\d+ run succeeded: 0 succeeded, 7 skipped, 0 failed/);
 
     expect((await groundcrew("demo", "--down")).stdout).toBe("demo lab removed\n");
     expect((await groundcrew("lab", "list")).stdout).not.toContain(id);

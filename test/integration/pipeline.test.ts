@@ -155,14 +155,17 @@ describe("check and up on a 3-machine lab (Ansible INI inventory, non-root sudo 
       expect(outcome("host.sysctl"), machine.name).toBe("step.succeeded");
       // The lab machines have no swap: turning it off is already done.
       expect(outcome("host.swap-off"), machine.name).toBe("step.skipped");
+      // No host firewall is active, and the lab network gives every machine a default route.
+      expect(outcome("host.firewall"), machine.name).toBe("step.skipped");
+      expect(outcome("host.default-route"), machine.name).toBe("step.skipped");
     }
     const status = z
       .object({ hosts: z.array(z.object({ host: z.string(), state: z.string(), stepsDone: z.number() })) })
       .parse(JSON.parse((await groundcrew("status", "--json")).stdout));
     expect(status.hosts.map((host) => [host.host, host.state, host.stepsDone])).toEqual([
-      ["node1", "succeeded", 3],
-      ["node2", "succeeded", 3],
-      ["node3", "succeeded", 3],
+      ["node1", "succeeded", 5],
+      ["node2", "succeeded", 5],
+      ["node3", "succeeded", 5],
     ]);
   });
 
@@ -174,7 +177,7 @@ describe("check and up on a 3-machine lab (Ansible INI inventory, non-root sudo 
     const outcomes = events.filter((event) =>
       ["step.succeeded", "step.skipped", "step.failed"].includes(event.event.kind),
     );
-    expect(outcomes).toHaveLength(9);
+    expect(outcomes).toHaveLength(15);
     expect(outcomes.every((event) => event.event.kind === "step.skipped")).toBe(true);
   });
 
