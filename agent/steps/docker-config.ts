@@ -16,6 +16,11 @@ export const dockerRegistrySchema = z
   .strict();
 export type DockerRegistry = z.infer<typeof dockerRegistrySchema>;
 
+/** An image reference with an explicit tag ("10.0.0.5:5000/library/busybox:1.36"), as verify pulls it. */
+export const verifyImageSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._/:[\]-]*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/);
+
 const daemonJsonSchema = z.record(z.string(), z.unknown());
 
 export interface ConfigFile {

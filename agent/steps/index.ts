@@ -1,6 +1,7 @@
 import { createRegistry, type StepRegistry } from "../runner/registry.js";
 import { defaultRouteStep } from "./default-route.js";
 import { dockerInstallStep } from "./docker-install.js";
+import { dockerStaticStep } from "./docker-static.js";
 import { fetchArtifactsStep } from "./fetch-artifacts.js";
 import { firewallStep } from "./firewall.js";
 import { k3sInstallStep } from "./k3s-install.js";
@@ -21,6 +22,7 @@ export const ALL_STEPS = [
   registryInstallStep,
   registrySeedStep,
   dockerInstallStep,
+  dockerStaticStep,
   k3sInstallStep,
 ] as const;
 

@@ -7,6 +7,7 @@ import { K3S_TOKEN_FILE, REGISTRY_TLS_FILES } from "../deploy/layout.js";
 import type { Inventory, InventoryHost } from "../inventory/types.js";
 import type { Delivery } from "../orchestrate/delivery.js";
 import { requiredPorts } from "../preflight/requirements.js";
+import { dockerStep } from "./docker-plan.js";
 import { labelArgs, nodeLabels } from "./node-labels.js";
 
 export const K3S_API_PORT = 6443;
@@ -137,23 +138,14 @@ export function installSteps(
     }
   }
   if (host.vars.installDocker) {
-    const debs = artifacts.filter((a) => a.entry.kind === "deb" && a.entry.component === "docker");
-    if (debs.length === 0) skipped.push("Docker (the bundle has no Docker .debs)");
-    else {
-      const endpoint = layout.registryEndpoint;
-      const verify = endpoint === undefined ? undefined : images[0];
-      steps.push({
-        id: "docker.install",
-        title: `Install Docker from the bundle (${debs.length} package(s))`,
-        params: {
-          debs: debs.map((a) => artifactRef(a.entry)),
-          ...(endpoint === undefined
-            ? {}
-            : { registry: { endpoint, ...(caFile === undefined ? {} : { caFile }) } }),
-          ...(verify === undefined || endpoint === undefined ? {} : { verifyImage: `${endpoint}/${verify}` }),
-        },
-      });
-    }
+    const docker = dockerStep({
+      artifacts,
+      ...(layout.registryEndpoint === undefined ? {} : { registryEndpoint: layout.registryEndpoint }),
+      ...(caFile === undefined ? {} : { caFile }),
+      images,
+    });
+    if (typeof docker === "string") skipped.push(docker);
+    else steps.push(docker);
   }
   const k3s = k3sStep(host, inventory, artifacts, layout, caFile);
   if (k3s === undefined) skipped.push("k3s (the bundle has no k3s binary for this host)");

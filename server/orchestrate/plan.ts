@@ -31,7 +31,7 @@ export function planFor(
 }
 
 /** An artifact reference that satisfies a step's schema in a reset plan, where no bundle is at hand. */
-function noArtifact(kind: "registry" | "k3s-binary") {
+function noArtifact(kind: "registry" | "k3s-binary" | "docker-static") {
   return { sha256: "0".repeat(64), size: 0, path: "(reset: from the ledger)", kind };
 }
 
@@ -53,6 +53,11 @@ export function resetSteps(host: string): PlanStep[] {
       params: { binary: { artifact: noArtifact("registry"), from: "tarball" }, port: 5000 },
     },
     { id: "docker.install", title: "Install Docker from the bundle", params: { debs: [] } },
+    {
+      id: "docker.static",
+      title: "Install Docker from the bundle's static binaries",
+      params: { artifact: noArtifact("docker-static") },
+    },
     {
       id: "k3s.install",
       title: "Install k3s",

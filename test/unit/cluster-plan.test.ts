@@ -85,6 +85,7 @@ const REGISTRY_DEB = artifact("deb", "debs/docker-registry_2.8.2_amd64.deb", "re
 const APP_IMAGES = artifact("image-archive", "images/app.tar");
 const DOCKER_DEB = artifact("deb", "debs/docker.io_20.10.24_amd64.deb", "docker");
 const HOST_DEB = artifact("deb", "debs/jq_1.6_amd64.deb", "host");
+const DOCKER_TGZ = artifact("docker-static", "docker/amd64/docker-29.8.1.tgz");
 
 const ref = (a: BundleArtifact) => ({
   sha256: a.entry.sha256,
@@ -348,7 +349,7 @@ describe("installSteps", () => {
     expect(steps.map((step) => step.id)).toEqual(["host.firewall", "host.default-route"]);
     expect(skipped).toEqual([
       "the depot registry (the bundle has no registry binary)",
-      "Docker (the bundle has no Docker .debs)",
+      "Docker (the bundle has neither Docker .debs nor a static tarball for this host)",
       "k3s (the bundle has no k3s binary for this host)",
     ]);
     expect(plansK3s(steps)).toBe(false);
@@ -360,6 +361,32 @@ describe("installSteps", () => {
     };
     expect(k3s).not.toHaveProperty("registry");
     expect(k3s.config).not.toHaveProperty("disable-default-registry-endpoint");
+  });
+
+  it("installs Docker from the static tarball when the bundle has no Docker .debs, with the same registry and image", () => {
+    const needs = { ...HA_NEEDS, "gpu-1": [K3S_BIN, K3S_IMAGES, DOCKER_TGZ] };
+    const d = delivery(HA.hosts, needs);
+    const { steps, skipped } = installSteps(w1, HA, d, clusterLayout(HA, d), images);
+    expect(skipped).toEqual([]);
+    expect(steps.map((step) => step.id)).toEqual([
+      "host.firewall",
+      "host.default-route",
+      "docker.static",
+      "k3s.install",
+    ]);
+    expectAgentAccepts(steps);
+    expect(steps[2]?.title).toBe("Install Docker 1.0 from the bundle's static binaries");
+    expect(byId(steps, "docker.static")).toEqual({
+      artifact: ref(DOCKER_TGZ),
+      registry: { endpoint: "10.0.0.6:5000", caFile: AGENT_TLS_FILES.ca },
+      verifyImage: "10.0.0.6:5000/library/busybox:1.36",
+    });
+
+    // The .debs win when the bundle has both.
+    const both = delivery(HA.hosts, { ...HA_NEEDS, "gpu-1": [K3S_BIN, DOCKER_TGZ, DOCKER_DEB] });
+    const ids = installSteps(w1, HA, both, clusterLayout(HA, both), images).steps.map((step) => step.id);
+    expect(ids).toContain("docker.install");
+    expect(ids).not.toContain("docker.static");
   });
 
   it("plans no k3s for a worker when the inventory has no server", () => {
