@@ -9,17 +9,8 @@ import { describeResult, mustRun, tryCommand } from "../runner/host-calls.js";
 import { defineStep } from "../runner/step.js";
 import { StepError } from "../runner/step-error.js";
 import { installedPackages, readDebs } from "./docker-packages.js";
-import { dropIptablesLines } from "./iptables-cleanup.js";
+import { removeDockerKernelState, removeRecordedGroups } from "./docker-leftovers.js";
 import { dockerConfigFiles, dockerRegistrySchema, verifyWithImage } from "./docker-config.js";
-
-/**
- * iptables-save lines dockerd makes: its chains (DOCKER, DOCKER-USER,
- * DOCKER-ISOLATION-STAGE-1, DOCKER-FORWARD, ...), the jumps to them and
- * docker0's rules. Not DOCKER_OUTPUT / DOCKER_POSTROUTING: those hold the
- * embedded DNS of an engine outside this host (the host is then a container
- * on a user-defined network) and are not ours to remove.
- */
-export const DOCKER_RULES = /(?<!\w)DOCKER(?:-[A-Z0-9-]+)?(?!\w)|docker0/;
 
 const paramsSchema = z
   .object({
@@ -194,22 +185,10 @@ export const dockerInstallStep = defineStep({
         "containerd.service",
       ]);
       changes.push("stopped docker");
-      // What dockerd leaves in the kernel once stopped: its bridge and its iptables chains.
-      if ((await tryCommand(exec, ["ip", "link", "show", "docker0"])).code === 0) {
-        await tryCommand(exec, ["ip", "link", "delete", "docker0"]);
-        changes.push("deleted docker0");
-      }
-      changes.push(...(await dropIptablesLines(exec, DOCKER_RULES, "Docker (DOCKER chains, docker0)")));
+      changes.push(...(await removeDockerKernelState(exec)));
     }
     changes.push(...(await undoRecorded({ exec, fs, ledger })));
-    for (const group of record.groups) {
-      const exists = (await tryCommand(exec, ["getent", "group", group])).code === 0;
-      if (exists) {
-        await mustRun(exec, ["groupdel", group]);
-        changes.push(`removed group ${group}`);
-      }
-      await ledger.update((r) => ({ ...r, groups: r.groups.filter((entry) => entry !== group) }));
-    }
+    changes.push(...(await removeRecordedGroups(exec, ledger, record)));
     return { changes };
   },
 });

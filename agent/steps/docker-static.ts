@@ -15,7 +15,7 @@ import {
   verifyImageSchema,
   verifyWithImage,
 } from "./docker-config.js";
-import { DOCKER_RULES } from "./docker-install.js";
+import { removeDockerKernelState, removeRecordedGroups } from "./docker-leftovers.js";
 import {
   CONTAINERD_UNIT,
   DOCKER_UNIT,
@@ -30,7 +30,6 @@ import {
   missingBinaries,
   recordAbsentPaths,
 } from "./docker-static-binaries.js";
-import { dropIptablesLines } from "./iptables-cleanup.js";
 
 const paramsSchema = z
   .object({
@@ -215,22 +214,11 @@ export const dockerStaticStep = defineStep({
       for (const unit of [...UNITS].reverse())
         await tryCommand(exec, ["systemctl", "disable", "--now", unit]);
       changes.push("stopped and disabled docker and containerd");
-      // What dockerd leaves in the kernel once stopped: its bridge and its iptables chains.
-      if ((await tryCommand(exec, ["ip", "link", "show", "docker0"])).code === 0) {
-        await tryCommand(exec, ["ip", "link", "delete", "docker0"]);
-        changes.push("deleted docker0");
-      }
-      changes.push(...(await dropIptablesLines(exec, DOCKER_RULES, "Docker (DOCKER chains, docker0)")));
+      changes.push(...(await removeDockerKernelState(exec)));
     }
     changes.push(...(await undoRecorded({ exec, fs, ledger })));
     if (installed) await tryCommand(exec, ["systemctl", "daemon-reload"]);
-    for (const group of record.groups) {
-      if (await groupExists(exec, group)) {
-        await mustRun(exec, ["groupdel", group]);
-        changes.push(`removed group ${group}`);
-      }
-      await ledger.update((r) => ({ ...r, groups: r.groups.filter((entry) => entry !== group) }));
-    }
+    changes.push(...(await removeRecordedGroups(exec, ledger, record)));
     return { changes };
   },
 });

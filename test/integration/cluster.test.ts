@@ -5,29 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNodeList } from "../../agent/steps/k3s-nodes.js";
 import { MADE_IMAGES } from "../../server/demo/cluster-bundle.js";
 import { clusterTestBundle } from "../support/cluster-fixture.js";
-import { snapshotDiff, snapshotHost, type Allowed } from "../support/host-snapshot.js";
+import { RESET_ALLOWED, snapshotDiff, snapshotHost } from "../support/host-snapshot.js";
 import { startLabFleet, type LabFleet } from "../support/lab-fleet.js";
-
-/**
- * What may differ on a host after `up` + `reset`, each with its reason.
- * Everything else (paths, modes, sizes, /etc hashes, unit files, sysctls,
- * links, routes, iptables rules) must be as before `up`.
- */
-const ALLOWED: readonly Allowed[] = [
-  {
-    pattern: /^\/home\/ops\/\.cache /,
-    reason: "the login user's cache folder (the agent is pushed below it) stays",
-  },
-  {
-    pattern: /^\/etc\/(group|gshadow)- /,
-    reason: "shadow's backup of the group file, rewritten by groupadd/groupdel",
-  },
-  { pattern: /^[0-9a-f]{64} {2}\/etc\/(group|gshadow)-$/, reason: "the same backups' content" },
-  {
-    pattern: /^\/var\/lib\/dpkg\/(status-old|triggers\/\S+|lock\S*) /,
-    reason: "dpkg's own bookkeeping, rewritten on every dpkg run",
-  },
-];
 
 /** Nodes as the first server's API lists them. */
 async function nodes(fleet: LabFleet, server: string) {
@@ -45,7 +24,7 @@ function readyOf(node: { status: { conditions: { type: string; status: string }[
 async function snapshotAll(fleet: LabFleet): Promise<Map<string, string[]>> {
   const result = new Map<string, string[]>();
   for (const machine of fleet.lab.machines)
-    result.set(machine.name, await snapshotHost(fleet, machine.name, ALLOWED));
+    result.set(machine.name, await snapshotHost(fleet, machine.name, RESET_ALLOWED));
   return result;
 }
 

@@ -1,28 +1,11 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerStaticLock } from "../support/docker-static-tarball.js";
-import { snapshotDiff, snapshotHost, type Allowed } from "../support/host-snapshot.js";
+import { RESET_ALLOWED, snapshotDiff, snapshotHost } from "../support/host-snapshot.js";
 import { startLabFleet, type LabFleet } from "../support/lab-fleet.js";
 
 /** Distinct from the other lab tests' ports and the demo's 7443. */
 const PORT = "17451";
-
-/** What may differ on node1 after `up` + `reset`, each with its reason. */
-const ALLOWED: readonly Allowed[] = [
-  {
-    pattern: /^\/home\/ops\/\.cache /,
-    reason: "the login user's cache folder (the agent is pushed below it) stays",
-  },
-  {
-    pattern: /^\/etc\/(group|gshadow)- /,
-    reason: "shadow's backup of the group file, rewritten by groupadd/groupdel",
-  },
-  { pattern: /^[0-9a-f]{64} {2}\/etc\/(group|gshadow)-$/, reason: "the same backups' content" },
-  {
-    pattern: /^\/var\/lib\/dpkg\/(status-old|triggers\/\S+|lock\S*) /,
-    reason: "dpkg's own bookkeeping, rewritten on every dpkg run",
-  },
-];
 
 describe("Docker from the bundle's static tarball (no Docker .debs in the bundle)", () => {
   let fleet: LabFleet;
@@ -37,7 +20,7 @@ describe("Docker from the bundle's static tarball (no Docker .debs in the bundle
     const built = await fleet.groundcrew("bundle", "build", "--lock", lock, "--out", bundle);
     expect(built.code, built.stdout + built.stderr).toBe(0);
     inventory = await fleet.writeInventory("fleet.yaml", { depot: true, installDocker: true });
-    before = await snapshotHost(fleet, "node1", ALLOWED);
+    before = await snapshotHost(fleet, "node1", RESET_ALLOWED);
   });
 
   afterAll(async () => {
@@ -78,7 +61,7 @@ describe("Docker from the bundle's static tarball (no Docker .debs in the bundle
   it("reset leaves node1 as it was", async () => {
     const reset = await fleet.groundcrew("reset", "-i", inventory, "--yes");
     expect(reset.code, reset.stdout + reset.stderr).toBe(0);
-    const { added, removed } = snapshotDiff(before, await snapshotHost(fleet, "node1", ALLOWED));
+    const { added, removed } = snapshotDiff(before, await snapshotHost(fleet, "node1", RESET_ALLOWED));
     expect(added, "node1: left behind").toEqual([]);
     expect(removed, "node1: removed").toEqual([]);
   });

@@ -2,32 +2,12 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { debFileName } from "../../server/cli/commands/bundle.js";
-import { snapshotDiff, snapshotHost, type Allowed } from "../support/host-snapshot.js";
+import { RESET_ALLOWED, snapshotDiff, snapshotHost } from "../support/host-snapshot.js";
 import { FIXTURE_DEBS, startLabFleet, writeDebsLock, type LabFleet } from "../support/lab-fleet.js";
 
 /** Distinct from the other lab tests' ports and the demo's 7443. */
 const PORT = "17447";
 const DOCKER_DEBS = ["docker.io", "containerd", "runc", "tini"];
-
-/** What may differ on node1 after `up` + `reset` besides what reset.test.ts allows, each with its reason. */
-const ALLOWED: readonly Allowed[] = [
-  {
-    pattern: /^\/home\/ops\/\.cache /,
-    reason: "the login user's cache folder may have existed before; it stays",
-  },
-  {
-    pattern: /^\/etc\/(group|gshadow)- /,
-    reason: "shadow's backup of the previous group file, rewritten by groupadd and groupdel",
-  },
-  {
-    pattern: /^[0-9a-f]{64} {2}\/etc\/(group|gshadow)-$/,
-    reason: "the same backups' content",
-  },
-  {
-    pattern: /^\/var\/lib\/dpkg\/(status-old|triggers\/\S+|lock\S*) /,
-    reason: "dpkg's own bookkeeping: the previous status and trigger files it rewrites on every run",
-  },
-];
 
 describe("Docker from the bundle's .debs (a host without Docker, a host with its own)", () => {
   let fleet: LabFleet;
@@ -59,7 +39,7 @@ describe("Docker from the bundle's .debs (a host without Docker, a host with its
       "DEBIAN_FRONTEND=noninteractive dpkg -i /root/*.deb && rm /root/*.deb",
     ]);
     expect(await dockerVersion("node2")).toMatch(/^20\./);
-    before = await snapshotHost(fleet, "node1", ALLOWED);
+    before = await snapshotHost(fleet, "node1", RESET_ALLOWED);
     inventory = await fleet.writeInventory("fleet.yaml", { depot: true, installDocker: true });
   });
 
@@ -83,7 +63,7 @@ describe("Docker from the bundle's .debs (a host without Docker, a host with its
   it("reset removes the Docker groundcrew installed, without a trace, and leaves the other one running", async () => {
     const reset = await fleet.groundcrew("reset", "-i", inventory, "--yes");
     expect(reset.code, reset.stdout + reset.stderr).toBe(0);
-    const { added, removed } = snapshotDiff(before, await snapshotHost(fleet, "node1", ALLOWED));
+    const { added, removed } = snapshotDiff(before, await snapshotHost(fleet, "node1", RESET_ALLOWED));
     expect(added, "node1: left behind").toEqual([]);
     expect(removed, "node1: removed").toEqual([]);
     expect(await dockerVersion("node2")).toMatch(/^20\./);

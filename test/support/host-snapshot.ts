@@ -7,6 +7,28 @@ export interface Allowed {
 }
 
 /**
+ * What may differ on a lab host after `up` + `reset` of a fleet that ran
+ * dpkg and groupadd (Docker), each with its reason. Everything else must be
+ * as it was before `up`.
+ */
+export const RESET_ALLOWED: readonly Allowed[] = [
+  {
+    pattern: /^\/home\/ops\/\.cache /,
+    reason:
+      "the login user's cache folder: the agent is pushed below it; it may have existed before, so it stays",
+  },
+  {
+    pattern: /^\/etc\/(group|gshadow)- /,
+    reason: "shadow's backup of the previous group file, rewritten by groupadd and groupdel",
+  },
+  { pattern: /^[0-9a-f]{64} {2}\/etc\/(group|gshadow)-$/, reason: "the same backups' content" },
+  {
+    pattern: /^\/var\/lib\/dpkg\/(status-old|triggers\/\S+|lock\S*) /,
+    reason: "dpkg's own bookkeeping: the previous status and trigger files it rewrites on every run",
+  },
+];
+
+/**
  * What `reset` must leave as it found it on a machine: every path under
  * /etc, /var/lib, /usr/local, /root and /home with its type, mode and (for
  * non-directories) size, the content hash of every file under /etc, the unit

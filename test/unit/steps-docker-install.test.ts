@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DOCKER_RULES, dockerInstallStep } from "../../agent/steps/docker-install.js";
+import { dockerInstallStep } from "../../agent/steps/docker-install.js";
+import { DOCKER_RULES } from "../../agent/steps/docker-leftovers.js";
 import { fakeExec, type FakeExec } from "../fakes/fake-exec.js";
 import { fakeFs, type FakeFs } from "../fakes/fake-fs.js";
 import { stepHarness } from "../fakes/step-harness.js";
