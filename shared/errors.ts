@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   BUNDLE_LOCK_INVALID: "the bundle lock file is not valid",
   BUNDLE_DOWNLOAD_FAILED: "an artifact could not be downloaded",
   BUNDLE_OUTPUT_EXISTS: "the bundle output exists (pass --force to replace it)",
+  BUNDLE_IMAGES_MISSING: "a chart needs images that no image archive of the bundle holds",
   CAS_INVALID_REQUEST: "a content store request is malformed",
   CAS_WRITE_FAILED: "an artifact could not be stored on the host",
   CAS_VERIFY_FAILED: "an artifact arrived with the wrong size or sha256",
@@ -82,6 +83,13 @@ export const ERROR_CODES = {
   REGISTRY_PUSH_FAILED: "the registry refused a blob or manifest",
   K3S_NOT_READY: "k3s did not become ready on a host",
   K3S_PRESENT: "a k3s groundcrew did not install is on the host",
+  HOST_REBOOT_TIMEOUT: "a step asked the host to reboot and the host did not go down in time",
+  NVIDIA_NOUVEAU_LOADED: "the nouveau driver is loaded where the NVIDIA driver must run",
+  NVIDIA_HEADERS_MISSING:
+    "the running kernel has no headers, and the bundle has none for it, to build the NVIDIA driver",
+  NVIDIA_DRIVER_FOREIGN: "an NVIDIA driver groundcrew did not install is on the host and does not work",
+  NVIDIA_DRIVER_NOT_WORKING: "nvidia-smi does not list the host's GPUs",
+  NVIDIA_RUNTIME_MISSING: "k3s's containerd config has no nvidia runtime",
   CLUSTER_NOT_READY: "not every node of the cluster became Ready",
   KUBECONFIG_UNAVAILABLE: "the cluster's kubeconfig could not be fetched",
 } as const;

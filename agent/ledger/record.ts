@@ -39,6 +39,27 @@ export const firewallRuleSchema = z
   .strict();
 
 /**
+ * Software the step installed with its own installer (not dpkg), e.g. the
+ * NVIDIA driver's runfile: undo runs `argv` (argv[0] an absolute path) unless
+ * that program is gone. Nothing like it was installed before the step ran.
+ */
+export const recordedUninstallerSchema = z
+  .object({
+    /** What it removes, for humans: "the NVIDIA driver (nvidia/NVIDIA-Linux-x86_64-550.run)". */
+    what: z.string().min(1).max(300),
+    argv: z.tuple([absolutePath]).rest(z.string().max(200)),
+  })
+  .strict();
+
+/** A reboot the step asked for, by the boot it ended (/proc/sys/kernel/random/boot_id): nothing to undo, a guard against reboot loops. */
+export const recordedRebootSchema = z
+  .object({
+    bootId: z.string().regex(/^[0-9a-f-]{36}$/),
+    reason: z.string().min(1).max(300),
+  })
+  .strict();
+
+/**
  * What one step created or changed on this host, so that its undo removes
  * exactly that and restores what was there before. Entries are recorded
  * BEFORE the change they describe, so a crash never leaves an unrecorded change.
@@ -61,12 +82,18 @@ export const ledgerRecordSchema = z
     groups: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/)).default([]),
     /** Host firewall rules the step added (none was there before): undo deletes them. */
     firewallRules: z.array(firewallRuleSchema).default([]),
+    /** Software the step installed with its own installer: undo runs its uninstaller. */
+    uninstallers: z.array(recordedUninstallerSchema).default([]),
+    /** Reboots the step asked for (informational: undo changes nothing for them). */
+    reboots: z.array(recordedRebootSchema).default([]),
   })
   .strict();
 
 export type OwnedFile = z.infer<typeof ownedFileSchema>;
 export type ChangedSysctl = z.infer<typeof changedSysctlSchema>;
 export type FirewallRule = z.infer<typeof firewallRuleSchema>;
+export type RecordedUninstaller = z.infer<typeof recordedUninstallerSchema>;
+export type RecordedReboot = z.infer<typeof recordedRebootSchema>;
 export type LedgerRecord = z.infer<typeof ledgerRecordSchema>;
 
 export function emptyRecord(stepId: string): LedgerRecord {
@@ -81,6 +108,8 @@ export function emptyRecord(stepId: string): LedgerRecord {
     trees: [],
     groups: [],
     firewallRules: [],
+    uninstallers: [],
+    reboots: [],
   };
 }
 
@@ -116,4 +145,19 @@ export function withPackages(record: LedgerRecord, packages: readonly string[]):
 /** Records a directory tree about to be created (it did not exist). */
 export function withTree(record: LedgerRecord, path: string): LedgerRecord {
   return record.trees.includes(path) ? record : { ...record, trees: [...record.trees, path] };
+}
+
+/** Records software about to be installed by its own installer; one entry per uninstall command. */
+export function withUninstaller(record: LedgerRecord, uninstaller: RecordedUninstaller): LedgerRecord {
+  const same = (entry: RecordedUninstaller) => entry.argv.join("\0") === uninstaller.argv.join("\0");
+  return record.uninstallers.some(same)
+    ? record
+    : { ...record, uninstallers: [...record.uninstallers, uninstaller] };
+}
+
+/** Records a reboot about to be asked for, once per boot. */
+export function withReboot(record: LedgerRecord, reboot: RecordedReboot): LedgerRecord {
+  return record.reboots.some((entry) => entry.bootId === reboot.bootId)
+    ? record
+    : { ...record, reboots: [...record.reboots, reboot] };
 }

@@ -4,7 +4,7 @@ import { StepError } from "../runner/step-error.js";
 import { sha256Hex } from "./hash.js";
 import type { StepLedger } from "./ledger.js";
 import { removeEmptyDirectory } from "./owned-files.js";
-import type { ChangedSysctl, OwnedFile } from "./record.js";
+import type { ChangedSysctl, OwnedFile, RecordedUninstaller } from "./record.js";
 import { sysctlPath } from "./sysctl-path.js";
 
 export interface UndoIo {
@@ -18,7 +18,10 @@ export interface UndoIo {
  * the agent created is removed, a file it replaced gets its previous version
  * back), then the directories it created (only when empty), then kernel
  * parameters (previous value written back), then masked units (unmasked),
- * then packages it installed (purged) and directory trees it created (deleted).
+ * then software it installed with its own installer (its uninstaller run,
+ * newest first, unless the uninstaller is gone), then packages it installed
+ * (purged) and directory trees it created (deleted). Recorded reboots need
+ * no undo.
  * Something changed by someone else since the agent's write is left alone
  * and reported. Each entry leaves the record once undone, so an interrupted
  * undo resumes where it stopped. Resolves the changes made, for humans.
@@ -44,6 +47,13 @@ export async function undoRecorded(io: UndoIo): Promise<string[]> {
     changes.push(`unmasked ${unit}`);
     await io.ledger.update((r) => ({ ...r, maskedUnits: r.maskedUnits.filter((entry) => entry !== unit) }));
   }
+  for (const uninstaller of [...record.uninstallers].reverse()) {
+    changes.push(await runUninstaller(io, uninstaller));
+    await io.ledger.update((r) => ({
+      ...r,
+      uninstallers: r.uninstallers.filter((entry) => entry.argv.join("\0") !== uninstaller.argv.join("\0")),
+    }));
+  }
   if (record.packages.length > 0) {
     // One call, so dpkg orders the removals by their dependencies; packages already gone are ignored.
     await mustRun(io.exec, ["dpkg", "--purge", ...record.packages], {
@@ -58,6 +68,16 @@ export async function undoRecorded(io: UndoIo): Promise<string[]> {
     await io.ledger.update((r) => ({ ...r, trees: r.trees.filter((entry) => entry !== tree) }));
   }
   return changes;
+}
+
+/** Runs a recorded uninstaller; one whose program is gone was removed by someone else already. */
+async function runUninstaller(io: UndoIo, uninstaller: RecordedUninstaller): Promise<string> {
+  const [program] = uninstaller.argv;
+  if ((await fileOp("stat", program, () => io.fs.stat(program))) === undefined) {
+    return `left ${uninstaller.what}: ${program} is gone (already uninstalled)`;
+  }
+  await mustRun(io.exec, uninstaller.argv);
+  return `uninstalled ${uninstaller.what}`;
 }
 
 async function undoFile(io: UndoIo, file: OwnedFile): Promise<string[]> {

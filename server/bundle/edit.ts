@@ -41,9 +41,14 @@ export interface NewArtifact {
 export async function addArtifact(
   bundle: string,
   artifact: NewArtifact,
-  options: { replace?: boolean } = {},
+  options: {
+    replace?: boolean;
+    /** Runs on the verified bundle before anything is written; throwing leaves the bundle as it was. */
+    check?: (verified: VerifiedBundle) => Promise<void>;
+  } = {},
 ): Promise<{ entry: ArtifactEntry; droppedSignature: boolean }> {
   return withVerified(bundle, async (verified, scratch) => {
+    await options.check?.(verified);
     // An OCI image layout folder travels as one deterministic tar of its contents.
     const packed = (await stat(artifact.file)).isDirectory()
       ? path.join(scratch, "oci-layout.tar")

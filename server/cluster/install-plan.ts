@@ -8,6 +8,9 @@ import type { Inventory, InventoryHost } from "../inventory/types.js";
 import type { Delivery } from "../orchestrate/delivery.js";
 import { requiredPorts } from "../preflight/requirements.js";
 import { dockerStep } from "./docker-plan.js";
+import { gpuSteps } from "./gpu-plan.js";
+import type { ClusterManifests } from "./manifests/cluster-manifests.js";
+import { manifestsStep } from "./manifests-plan.js";
 import { labelArgs, nodeLabels } from "./node-labels.js";
 
 export const K3S_API_PORT = 6443;
@@ -83,9 +86,11 @@ function firewallRules(host: InventoryHost, inventory: Inventory) {
 /**
  * The install steps of `host` after host preparation, in the catalog's
  * order: firewall ports and a default route; on the depot the registry and
- * its seeding; Docker where asked; k3s. A component whose artifacts the
+ * its seeding; Docker where asked; the GPU stack on GPU hosts (gpu-plan.ts);
+ * k3s. A component whose artifacts the
  * bundle lacks is left out and named in `skipped`. `images` are the
  * references of the bundle's image archives (for Docker's verification).
+ * With `manifests`, servers place them (k3s.manifests) after k3s.install.
  */
 export function installSteps(
   host: InventoryHost,
@@ -93,6 +98,7 @@ export function installSteps(
   delivery: Delivery,
   layout: ClusterLayout,
   images: readonly string[],
+  manifests?: ClusterManifests,
 ): { steps: PlanStep[]; skipped: string[] } {
   const artifacts = delivery.needs.get(host.name) ?? [];
   const steps: PlanStep[] = [
@@ -147,9 +153,15 @@ export function installSteps(
     if (typeof docker === "string") skipped.push(docker);
     else steps.push(docker);
   }
+  const gpu = gpuSteps(host, artifacts);
+  steps.push(...gpu.steps);
+  skipped.push(...gpu.skipped);
   const k3s = k3sStep(host, inventory, artifacts, layout, caFile);
   if (k3s === undefined) skipped.push("k3s (the bundle has no k3s binary for this host)");
   else steps.push(k3s);
+  // k3s's auto-deploy manifests: on every server (k3s does not sync them), once its k3s runs.
+  if (k3s !== undefined && host.role === "server" && manifests !== undefined)
+    steps.push(manifestsStep(manifests));
   return { steps, skipped };
 }
 

@@ -1,4 +1,5 @@
 import type { InventoryHost } from "../inventory/types.js";
+import { GPU_NODE_LABEL } from "./manifests/device-plugin.js";
 
 /** A Kubernetes label name segment: alphanumerics, '-', '_', '.', at most 63, alphanumeric at both ends. */
 const LABEL_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
@@ -7,8 +8,9 @@ const LABEL_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
  * The node labels k3s registers a host with: the inventory's own labels,
  * then one per inventory group, as workloads select nodes by group:
  * `nodetype=<first group>` and `groundcrew.io/group.<group>=true` for each
- * group. A group whose name cannot be a label is left out (and returned, to
- * be reported); the inventory's own labels win over derived ones.
+ * group; `nvidia.com/gpu.present=true` on GPU hosts (the device plugin's
+ * node selector). A group whose name cannot be a label is left out (and
+ * returned, to be reported); the inventory's own labels win over derived ones.
  */
 export function nodeLabels(host: InventoryHost): { labels: Record<string, string>; skippedGroups: string[] } {
   const derived: Record<string, string> = {};
@@ -21,6 +23,7 @@ export function nodeLabels(host: InventoryHost): { labels: Record<string, string
     derived["nodetype"] ??= group;
     derived[`groundcrew.io/group.${group}`] = "true";
   }
+  if (host.vars.gpu) derived[GPU_NODE_LABEL.key] = GPU_NODE_LABEL.value;
   return { labels: { ...derived, ...host.vars.labels }, skippedGroups };
 }
 

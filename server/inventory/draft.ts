@@ -1,4 +1,4 @@
-import type { HostRole, SudoSettings, TokenSource } from "./types.js";
+import type { Addon, HostRole, SudoSettings, TokenSource } from "./types.js";
 
 /**
  * The format-neutral middle of reading an inventory: what the YAML or INI
@@ -66,6 +66,12 @@ export interface BundleValues {
 
 export type BundleFields = Fields<BundleValues>;
 
+/** An add-on as read: checked field by field; a values file not yet resolved (`values.path` as written, at `valuesLine`). */
+export interface AddonDraft extends Omit<Addon, "values"> {
+  readonly values: Addon["values"];
+  readonly valuesLine: number;
+}
+
 export interface InventoryDraft {
   /** Line for problems about the host list as a whole (no server, ...). */
   readonly hostsLine: number;
@@ -73,6 +79,8 @@ export interface InventoryDraft {
   readonly cluster: ClusterFields;
   readonly provisioner: ProvisionerFields;
   readonly bundle: BundleFields;
+  /** YAML `addons:`; INI inventories have none. */
+  readonly addons?: readonly AddonDraft[];
 }
 
 /** Lays a host's own settings over defaults: a host's value replaces the default, labels merge by key. */

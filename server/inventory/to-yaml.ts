@@ -1,6 +1,12 @@
 import path from "node:path";
-import { stringify } from "yaml";
-import { CLUSTER_DEFAULTS, type Inventory, type InventoryHost, type TokenSource } from "./types.js";
+import { parse, stringify } from "yaml";
+import {
+  CLUSTER_DEFAULTS,
+  type Addon,
+  type Inventory,
+  type InventoryHost,
+  type TokenSource,
+} from "./types.js";
 
 export interface ToYamlOptions {
   /** Paths under this folder are written as "~/...". */
@@ -35,6 +41,9 @@ export function toYaml(inventory: Inventory, options: ToYamlOptions = {}): strin
     hosts,
     cluster: clusterEntry(inventory, options),
     ...(Object.keys(inventory.provisioner).length > 0 ? { provisioner: { ...inventory.provisioner } } : {}),
+    ...(inventory.addons.length > 0
+      ? { addons: inventory.addons.map((addon) => addonEntry(addon, options)) }
+      : {}),
   };
   const header = [
     `# groundcrew inventory, converted from ${path.basename(inventory.file)} (${inventory.format}).`,
@@ -84,6 +93,26 @@ function hostEntry(host: InventoryHost, options: ToYamlOptions): Plain {
     ...(vars.installDocker ? { installDocker: true } : {}),
     ...(vars.installNvidiaDriver ? { installNvidiaDriver: true } : {}),
     ...(host.groups.length > 0 ? { groups: [...host.groups] } : {}),
+  };
+}
+
+function addonEntry(addon: Addon, options: ToYamlOptions): Plain {
+  const values =
+    addon.values.source === "none"
+      ? {}
+      : {
+          values:
+            addon.values.source === "file"
+              ? homeRelative(addon.values.path, options)
+              : (parse(addon.values.yaml) as unknown),
+        };
+  return {
+    name: addon.name,
+    chart: addon.chart,
+    ...(addon.version === undefined ? {} : { version: addon.version }),
+    namespace: addon.namespace,
+    ...values,
+    ...(addon.images.length > 0 ? { images: [...addon.images] } : {}),
   };
 }
 

@@ -67,6 +67,33 @@ export interface ClusterVars {
   };
 }
 
+/** Where an add-on's Helm values come from: the chart's defaults, YAML written inline, or a values file. */
+export type AddonValues =
+  | { readonly source: "none" }
+  | { readonly source: "inline"; readonly yaml: string }
+  | { readonly source: "file"; readonly path: string };
+
+/**
+ * A Helm chart deployed offline from the bundle through k3s's HelmChart
+ * manifests (YAML inventories only). Values travel in clear in plans and on
+ * the servers' disks: they must hold no secret.
+ */
+export interface Addon {
+  /** RFC 1123 label, at most 53 (a Helm release name); the HelmChart's name. */
+  readonly name: string;
+  /** The chart's helm-chart artifact in the bundle: its path or its name. */
+  readonly chart: string;
+  /** When given, the bundle artifact's version must be this. */
+  readonly version?: string;
+  /** The namespace the chart is installed into (created when missing). */
+  readonly namespace: string;
+  readonly values: AddonValues;
+  /** Image references the chart needs; each must be in one of the bundle's image archives. */
+  readonly images: readonly string[];
+  /** Line of the add-on in the inventory, for messages. */
+  readonly line: number;
+}
+
 export interface Inventory {
   readonly file: string;
   readonly format: "yaml" | "ini";
@@ -76,6 +103,8 @@ export interface Inventory {
   readonly provisioner: { readonly address?: string; readonly port?: number };
   /** Bundle settings: `trust` lists public keys (absolute paths) a bundle must be signed with. */
   readonly bundle: { readonly trust: readonly string[] };
+  /** Helm charts to deploy from the bundle; empty for INI inventories. */
+  readonly addons: readonly Addon[];
 }
 
 /** What parsing may consult besides the file text; nothing else is touched. */

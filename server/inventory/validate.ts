@@ -1,5 +1,6 @@
 import { addressProblem, cidrProblem, cidrsOverlap } from "./checks.js";
 import type { ClusterFields, InventoryDraft, Located } from "./draft.js";
+import { finishAddons } from "./validate-addons.js";
 import { existingFile, finishHost, type CheckContext } from "./validate-host.js";
 import { CLUSTER_DEFAULTS, type ClusterVars, type Inventory, type InventoryHost } from "./types.js";
 
@@ -25,6 +26,7 @@ export function finishInventory(draft: InventoryDraft, context: CheckContext): I
     const line = draft.bundle.trust?.line ?? 1;
     return existingFile({ value: written, line }, "bundle.trust key", context) ?? [];
   });
+  const addons = finishAddons(draft.addons ?? [], context);
   const addressIssue = address === undefined ? undefined : addressProblem(address.value);
   if (address !== undefined && addressIssue !== undefined) context.problems.add(address.line, addressIssue);
   context.problems.throwIfAny();
@@ -38,6 +40,7 @@ export function finishInventory(draft: InventoryDraft, context: CheckContext): I
       ...(port === undefined ? {} : { port: port.value }),
     },
     bundle: { trust },
+    addons,
   };
 }
 

@@ -7,12 +7,13 @@ import { asChoice, asText } from "./values.js";
 import { bool, labels, mirrors, port, readFields, strings, sudo, taints, text } from "./yaml-fields.js";
 import type { Decoders } from "./yaml-fields.js";
 import { YamlNodes, type Entry } from "./yaml-nodes.js";
+import { readAddons } from "./yaml-addons.js";
 import { token } from "./yaml-token.js";
 
 /**
  * Reads groundcrew's native YAML inventory: top-level `hosts` (list),
  * `defaults` (settings every host starts from), `cluster` and `provisioner`
- * (maps). Reports every problem found, each at the line of its node;
+ * (maps), `addons` (list, yaml-addons.ts). Reports every problem found, each at the line of its node;
  * undefined when the text cannot be read as an inventory at all.
  */
 export function readYaml(source: string, problems: Problems): InventoryDraft | undefined {
@@ -44,13 +45,14 @@ export function readYaml(source: string, problems: Problems): InventoryDraft | u
     cluster: { ...readFields(y, cluster, CLUSTER), ...readRegistry(y, cluster) },
     provisioner: readFields(y, provisioner, PROVISIONER),
     bundle: readFields(y, bundle, BUNDLE),
+    addons: readAddons(y, find("addons")),
   };
 }
 
 const ANSIBLE_YAML =
   "this looks like an Ansible YAML inventory (top-level all:); groundcrew reads Ansible INI " +
   "inventories and its own YAML format (see inventory/README.md)";
-const TOP_KEYS = ["hosts", "defaults", "cluster", "provisioner", "bundle"];
+const TOP_KEYS = ["hosts", "defaults", "cluster", "provisioner", "bundle", "addons"];
 const CLUSTER_KEYS = ["token", "clusterCidr", "serviceCidr", "httpPort", "httpsPort", "registry"];
 
 const HOST: Decoders<HostValues> = {

@@ -31,13 +31,15 @@ export function planFor(
 }
 
 /** An artifact reference that satisfies a step's schema in a reset plan, where no bundle is at hand. */
-function noArtifact(kind: "registry" | "k3s-binary" | "docker-static") {
+function noArtifact(kind: "registry" | "k3s-binary" | "docker-static" | "nvidia-driver") {
   return { sha256: "0".repeat(64), size: 0, path: "(reset: from the ledger)", kind };
 }
 
 /**
  * What `reset` undoes on every host, in apply order (the agent undoes in
- * reverse: k3s, Docker, the registry, then host settings). Undo works from
+ * reverse: k3s's manifests (their objects deleted while k3s still runs),
+ * k3s, the GPU stack (toolkit, driver, nouveau blacklist), Docker, the
+ * registry, then host settings). Undo works from
  * the host's ledger alone, so install steps get parameters that only
  * satisfy their schemas; a step that never ran there has nothing recorded
  * and is skipped.
@@ -58,6 +60,13 @@ export function resetSteps(host: string): PlanStep[] {
       title: "Install Docker from the bundle's static binaries",
       params: { artifact: noArtifact("docker-static") },
     },
+    { id: "gpu.nouveau", title: "Blacklist nouveau for the NVIDIA driver", params: {} },
+    {
+      id: "gpu.driver",
+      title: "Install the NVIDIA driver",
+      params: { runfile: noArtifact("nvidia-driver") },
+    },
+    { id: "gpu.toolkit", title: "Install the NVIDIA container toolkit", params: { debs: [] } },
     {
       id: "k3s.install",
       title: "Install k3s",
@@ -68,6 +77,7 @@ export function resetSteps(host: string): PlanStep[] {
         tokenFile: "/dev/null",
       },
     },
+    { id: "k3s.manifests", title: "Place k3s auto-deploy manifests", params: { manifests: [] } },
   ];
 }
 

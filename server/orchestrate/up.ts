@@ -24,6 +24,8 @@ import { mapLimit } from "./pool.js";
 import { agentServes, unfinishedRun } from "./resume.js";
 import { artifactLookup, fetchStep, planDelivery, type Delivery } from "./delivery.js";
 import { bundleImages } from "../cluster/bundle-images.js";
+import { loadAddonSources } from "../cluster/addon-sources.js";
+import { clusterManifests } from "../cluster/manifests/cluster-manifests.js";
 import { clusterLayout, installSteps, plansK3s, type ClusterLayout } from "../cluster/install-plan.js";
 import { fetchKubeconfig, saveKubeconfig, waitForNodes } from "../cluster/cluster-ready.js";
 import { resolveToken } from "../cluster/k3s-token.js";
@@ -138,6 +140,7 @@ export async function dryRun(options: Omit<UpOptions, "port" | "hostGraceMs" | "
 export async function up(options: UpOptions): Promise<UpResult> {
   const { inventory, reporter } = options;
   const bundle = await verifyIfGiven(options);
+  const addons = await loadAddonSources(inventory, bundle);
   const journal = Journal.open(journalPath(options.stateDir));
   let check: Awaited<ReturnType<typeof checkFleet>> | undefined;
   let server: AgentServer | undefined;
@@ -218,12 +221,20 @@ export async function up(options: UpOptions): Promise<UpResult> {
     const port = server.address().port;
     const layout = clusterLayout(inventory, delivery);
     const images = await bundleImages(bundle);
+    const manifests = clusterManifests({
+      ports: inventory.cluster,
+      gpu: inventory.hosts.some((host) => host.vars.gpu),
+      images,
+      ...(layout.registryEndpoint === undefined ? {} : { registryEndpoint: layout.registryEndpoint }),
+      addons,
+    });
+    for (const skipped of manifests.skipped) reporter.note(`servers: skipped ${skipped}`);
     const k3sHosts = new Set<string>();
     for (const host of inventory.hosts) {
       const connection = connections.get(host.name);
       if (connection === undefined) continue;
       const provisionerUrl = `https://${dialAddress(connection)}:${port}`;
-      const installs = installSteps(host, inventory, delivery, layout, images);
+      const installs = installSteps(host, inventory, delivery, layout, images, manifests);
       for (const skipped of installs.skipped) reporter.note(`${host.name}: skipped ${skipped}`);
       if (plansK3s(installs.steps)) k3sHosts.add(host.name);
       plans.set(

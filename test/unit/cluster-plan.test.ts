@@ -9,6 +9,7 @@ import { AGENT_TLS_FILES } from "../../server/deploy/install-agent.js";
 import { K3S_TOKEN_FILE, REGISTRY_TLS_FILES } from "../../server/deploy/layout.js";
 import type { Inventory, InventoryHost } from "../../server/inventory/types.js";
 import type { Delivery } from "../../server/orchestrate/delivery.js";
+import { resetSteps } from "../../server/orchestrate/plan.js";
 
 function host(
   name: string,
@@ -57,6 +58,7 @@ function inventory(
       registry: { port: 5000, tls: true, mirrors: ["docker.io", "registry.k8s.io"], ...registry },
     },
     provisioner: {},
+    addons: [],
     bundle: { trust: [] },
   };
 }
@@ -111,6 +113,9 @@ function expectAgentAccepts(steps: readonly PlanStep[]): void {
     expect(() => agentStep?.bind(step.params), step.id).not.toThrow();
   }
 }
+
+/** gpu-1 is a GPU host whose bundle lacks the container toolkit. */
+const NO_TOOLKIT = "the NVIDIA container toolkit (the bundle has no nvidia-toolkit packages for this host)";
 
 const byId = (steps: readonly PlanStep[], id: string) => steps.find((step) => step.id === id)?.params;
 
@@ -262,7 +267,7 @@ describe("installSteps", () => {
 
   it("a worker: an agent joining the first server, Docker with the depot mirror and an image to verify, no server ports", () => {
     const { steps, skipped } = installSteps(w1, HA, plan, layout, images);
-    expect(skipped).toEqual([]);
+    expect(skipped).toEqual([NO_TOOLKIT]);
     expect(steps.map((step) => step.id)).toEqual([
       "host.firewall",
       "host.default-route",
@@ -289,7 +294,7 @@ describe("installSteps", () => {
       config: {
         "node-name": "gpu-1",
         "node-ip": "10.0.0.7",
-        "node-label": ["nodetype=gpu", "groundcrew.io/group.gpu=true"],
+        "node-label": ["nodetype=gpu", "groundcrew.io/group.gpu=true", "nvidia.com/gpu.present=true"],
         "node-taint": ["nvidia.com/gpu=true:NoSchedule"],
         server: "https://10.0.0.6:6443",
         "disable-default-registry-endpoint": true,
@@ -367,7 +372,7 @@ describe("installSteps", () => {
     const needs = { ...HA_NEEDS, "gpu-1": [K3S_BIN, K3S_IMAGES, DOCKER_TGZ] };
     const d = delivery(HA.hosts, needs);
     const { steps, skipped } = installSteps(w1, HA, d, clusterLayout(HA, d), images);
-    expect(skipped).toEqual([]);
+    expect(skipped).toEqual([NO_TOOLKIT]);
     expect(steps.map((step) => step.id)).toEqual([
       "host.firewall",
       "host.default-route",
@@ -408,5 +413,101 @@ describe("installSteps", () => {
     expect(byId(steps, "k3s.install")).toMatchObject({
       config: { "node-ip": "fd00::7", server: "https://[fd00::5]:6443" },
     });
+  });
+});
+
+describe("installSteps for GPU hosts", () => {
+  const runfile = artifact("nvidia-driver", "nvidia/NVIDIA-Linux-x86_64-550.54.15.run");
+  const headers = artifact("deb", "nvidia/linux-headers-6.1.0-18-amd64.deb", "nvidia");
+  const toolkit = [
+    "libnvidia-container1",
+    "libnvidia-container-tools",
+    "nvidia-container-toolkit-base",
+    "nvidia-container-toolkit",
+  ].map((name) => artifact("nvidia-toolkit", `nvidia/${name}_1.17.4-1_amd64.deb`));
+  const server = host("s", "server", { address: "10.0.0.5" });
+  const gpu = (vars: Partial<InventoryHost["vars"]>) =>
+    host("g", "worker", { address: "10.0.0.8", vars: { gpu: true, ...vars } });
+  const plan = (h: InventoryHost, artifacts: BundleArtifact[]) => {
+    const inv = inventory([server, h]);
+    const d = delivery(inv.hosts, { s: [K3S_BIN], g: artifacts });
+    return installSteps(h, inv, d, clusterLayout(inv, d), []);
+  };
+
+  it("blacklists nouveau, installs the driver with the bundle's nvidia .debs and the toolkit, after Docker and before k3s", () => {
+    const { steps, skipped } = plan(gpu({ installNvidiaDriver: true, installDocker: true }), [
+      K3S_BIN,
+      DOCKER_DEB,
+      runfile,
+      headers,
+      ...toolkit,
+    ]);
+    expect(skipped).toEqual([]);
+    expect(steps.map((step) => step.id)).toEqual([
+      "host.firewall",
+      "host.default-route",
+      "docker.install",
+      "gpu.nouveau",
+      "gpu.driver",
+      "gpu.toolkit",
+      "k3s.install",
+    ]);
+    expectAgentAccepts(steps);
+    expect(byId(steps, "gpu.nouveau")).toEqual({});
+    expect(byId(steps, "gpu.driver")).toEqual({ runfile: ref(runfile), debs: [ref(headers)] });
+    expect(steps.find((step) => step.id === "gpu.driver")?.title).toBe(
+      "Install the NVIDIA driver 1.0 from the bundle",
+    );
+    expect(byId(steps, "gpu.toolkit")).toEqual({ debs: toolkit.map(ref) });
+    expect(byId(steps, "k3s.install")).toMatchObject({
+      config: { "node-label": expect.arrayContaining(["nvidia.com/gpu.present=true"]) as unknown },
+    });
+  });
+
+  it("installs only the toolkit on a GPU host that keeps its own driver (installNvidiaDriver off)", () => {
+    const { steps, skipped } = plan(gpu({}), [K3S_BIN, runfile, ...toolkit]);
+    expect(skipped).toEqual([]);
+    expect(steps.map((step) => step.id)).toEqual([
+      "host.firewall",
+      "host.default-route",
+      "gpu.toolkit",
+      "k3s.install",
+    ]);
+  });
+
+  it("plans no GPU step on a host without a GPU, whatever the bundle holds", () => {
+    const { steps, skipped } = plan(host("g", "worker", { vars: { installNvidiaDriver: true } }), [
+      K3S_BIN,
+      runfile,
+      headers,
+      ...toolkit,
+    ]);
+    expect(skipped).toEqual([]);
+    expect(steps.map((step) => step.id).filter((id) => id.startsWith("gpu."))).toEqual([]);
+  });
+
+  it("names the driver and the toolkit when the bundle lacks them", () => {
+    const { steps, skipped } = plan(gpu({ installNvidiaDriver: true }), [K3S_BIN, headers]);
+    expect(steps.map((step) => step.id).filter((id) => id.startsWith("gpu."))).toEqual([]);
+    expect(skipped).toEqual([
+      "the NVIDIA driver (the bundle has no driver runfile for this host)",
+      "the NVIDIA container toolkit (the bundle has no nvidia-toolkit packages for this host)",
+    ]);
+  });
+
+  it("reset undoes the GPU stack between k3s and Docker, with params the agent accepts", () => {
+    const ids = resetSteps("g").map((step) => step.id);
+    expect(ids.slice(ids.indexOf("docker.static"), ids.indexOf("k3s.install") + 1)).toEqual([
+      "docker.static",
+      "gpu.nouveau",
+      "gpu.driver",
+      "gpu.toolkit",
+      "k3s.install",
+    ]);
+    expectAgentAccepts(resetSteps("g"));
+    const agentOrder = ALL_STEPS.map((step) => step.id);
+    expect(
+      agentOrder.slice(agentOrder.indexOf("docker.static") + 1, agentOrder.indexOf("k3s.install")),
+    ).toEqual(["gpu.nouveau", "gpu.driver", "gpu.toolkit"]);
   });
 });

@@ -37,6 +37,8 @@ describe("writeOwnedFile + undoRecorded", () => {
       trees: [],
       groups: [],
       firewallRules: [],
+      uninstallers: [],
+      reboots: [],
     });
     expect(await undoRecorded({ fs, exec, ledger })).toEqual([
       "removed /etc/new.d/sub/a.conf",

@@ -18,6 +18,7 @@ import type { VerifiedBundle } from "../../bundle/verified-bundle.js";
 import { verifyBundle } from "../../bundle/verify-bundle.js";
 import type { CliIo } from "../io.js";
 import { renderTable } from "../table.js";
+import { registerBundleAddChartCommand } from "./bundle-add-chart.js";
 import { registerBundleBuildCommand } from "./bundle-build.js";
 
 /** `groundcrew bundle ...`: build, inspect, verify, sign and extend offline bundles. */
@@ -126,6 +127,8 @@ export function registerBundleCommands(program: Command, io: CliIo): void {
       io.out(`added ${terminalSafe(entry.path)} (${formatBytes(entry.size)}, sha256 ${entry.sha256})\n`);
       if (droppedSignature) io.progress("note: the bundle's signature was removed; sign it again");
     });
+
+  registerBundleAddChartCommand(bundle, io);
 }
 
 interface AddFlags {
