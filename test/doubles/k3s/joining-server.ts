@@ -2,6 +2,7 @@ import { setUpHost } from "./host-setup.js";
 import { fetchBootstrap, fetchClusterCa, registerNode, sendHeartbeat } from "./join.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { info } from "./log.js";
+import { logManifests } from "./manifests.js";
 import { forwardingHandler } from "./forwarder.js";
 import {
   heartbeatLoop,
@@ -14,7 +15,7 @@ import {
 import type { ServerOptions } from "./node-options.js";
 import { nodePassword } from "./node-password.js";
 import type { Registries } from "./registries.js";
-import { writeCa, writeTokenFiles } from "./server-files.js";
+import { serverPaths, writeCa, writeTokenFiles } from "./server-files.js";
 import { serveApi } from "./serving.js";
 import { notifyReady } from "./systemd-notify.js";
 import { caHashOf, parseToken } from "./token.js";
@@ -52,6 +53,8 @@ export async function runJoiningServer(
     mode: options.kubeconfigMode,
   });
   info(`Joined the cluster at ${seed.origin}; wrote kubeconfig ${options.kubeconfigFile}`);
+  // Every server, not only the first, keeps an auto-deploy manifests folder (k3s does not sync it).
+  await logManifests(serverPaths(options.dataDir).manifests, options.disable);
   const server = await serveApi(
     options,
     { certPem: bootstrap.caCertPem, keyPem: bootstrap.caKeyPem },

@@ -1,4 +1,3 @@
-import { mkdir, readdir } from "node:fs/promises";
 import { ClusterState } from "./cluster-state.js";
 import { FatalError } from "./fatal.js";
 import { hostAddresses } from "./host-info.js";
@@ -6,6 +5,7 @@ import { setUpHost } from "./host-setup.js";
 import { NotReadyError } from "./join.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { info } from "./log.js";
+import { logManifests } from "./manifests.js";
 import { heartbeatLoop, registration, retryUntilReady, waitForStop } from "./node-runtime.js";
 import type { ServerOptions } from "./node-options.js";
 import { nodePassword } from "./node-password.js";
@@ -99,14 +99,4 @@ export async function runSeedServer(options: ServerOptions, registries: Registri
   server.closeAllConnections();
   containerd?.close();
   return 0;
-}
-
-async function logManifests(dir: string, disabled: readonly string[]): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  for (const component of disabled) info(`Disabling packaged component ${component}`);
-  for (const name of (await readdir(dir)).sort()) {
-    if (name.endsWith(".yaml") || name.endsWith(".yml") || name.endsWith(".json")) {
-      info(`Found manifest ${dir}/${name} (test double: not applied)`);
-    }
-  }
 }
