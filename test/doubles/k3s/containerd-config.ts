@@ -1,4 +1,5 @@
-import { mkdir, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "./files.js";
 import type { Registries, TlsConfig } from "./registries.js";
@@ -14,7 +15,10 @@ export const CONTAINERD_STATE_DIR = "/run/k3s/containerd";
  * endpoints in order, each with the TLS settings configured for its host,
  * then the registry's default endpoint as `server` unless
  * disable-default-registry-endpoint is set. certs.d is rewritten on every
- * start, so a registry removed from registries.yaml disappears.
+ * start, so a registry removed from registries.yaml disappears. Like k3s
+ * (K3S-ADV, step catalog G6), each NVIDIA runtime found executable on the
+ * PATH at start (`nvidia-container-runtime`, `-experimental`, `.cdi`) gets
+ * a runtime section (`nvidia`, `nvidia-experimental`, `nvidia-cdi`).
  */
 export async function writeContainerdConfig(
   dataDir: string,
@@ -40,6 +44,15 @@ export async function writeContainerdConfig(
       "[plugins.'io.containerd.cri.v1.images'.registry]",
       `  config_path = ${quote(certsDir)}`,
       "",
+      ...(await nvidiaRuntimes()).flatMap(({ name, binary }) => [
+        `[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.${quote(name)}]`,
+        `  runtime_type = "io.containerd.runc.v2"`,
+        "",
+        `[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.${quote(name)}.options]`,
+        `  BinaryName = ${quote(binary)}`,
+        "  SystemdCgroup = true",
+        "",
+      ]),
     ].join("\n"),
     0o600,
   );
@@ -50,6 +63,36 @@ export async function writeContainerdConfig(
     const hosts = renderHosts(name, registries, disableDefaultEndpoint);
     await writeFileAtomic(path.join(certsDir, name === "*" ? "_default" : name, "hosts.toml"), hosts, 0o600);
   }
+}
+
+/** The runtime handlers k3s looks for, and the executables that provide them. */
+const NVIDIA_RUNTIMES = [
+  { name: "nvidia", program: "nvidia-container-runtime" },
+  { name: "nvidia-experimental", program: "nvidia-container-runtime-experimental" },
+  { name: "nvidia-cdi", program: "nvidia-container-runtime.cdi" },
+] as const;
+
+/** The NVIDIA runtimes whose program is an executable in a directory of this process's PATH (first match). */
+async function nvidiaRuntimes(): Promise<{ name: string; binary: string }[]> {
+  const dirs = (process.env["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    .split(":")
+    .filter((dir) => dir.startsWith("/"));
+  const found: { name: string; binary: string }[] = [];
+  for (const runtime of NVIDIA_RUNTIMES) {
+    for (const dir of dirs) {
+      const binary = path.join(dir, runtime.program);
+      if (
+        await access(binary, constants.X_OK).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        found.push({ name: runtime.name, binary });
+        break;
+      }
+    }
+  }
+  return found;
 }
 
 function renderHosts(name: string, registries: Registries, disableDefaultEndpoint: boolean): string {
