@@ -64,31 +64,23 @@ describe("add-ons: k3s auto-deploy manifests from the bundle, on a server + a wo
     }
     await writeFile(path.join(fleet.work, "big-values.yaml"), "replicas: 2\n");
     const [n1, n2] = fleet.lab.machines;
-    inventory = path.join(fleet.work, "addons.yaml");
-    await writeFile(
-      inventory,
-      [
-        "defaults:",
-        `  user: ${fleet.lab.user}`,
-        `  key: ${fleet.lab.privateKeyPath}`,
-        "hosts:",
-        `  - {name: node1, address: ${n1?.address}, role: server, depot: true}`,
-        `  - {name: node2, address: ${n2?.address}, role: worker}`,
-        "cluster:",
-        "  httpPort: 8080",
-        "  httpsPort: 8443",
-        "addons:",
-        "  - name: hello",
-        "    chart: hello",
-        "    namespace: apps",
-        "    values: {greeting: offline}",
-        "    images: [docker.io/groundcrew/hello:1.0]",
-        "  - name: big",
-        "    chart: helm-chart/big-1.0.0.tgz",
-        "    values: big-values.yaml",
-        "",
-      ].join("\n"),
-    );
+    inventory = await fleet.writeYamlInventory("addons.yaml", [
+      "hosts:",
+      `  - {name: node1, address: ${n1?.address}, role: server, depot: true}`,
+      `  - {name: node2, address: ${n2?.address}, role: worker}`,
+      "cluster:",
+      "  httpPort: 8080",
+      "  httpsPort: 8443",
+      "addons:",
+      "  - name: hello",
+      "    chart: hello",
+      "    namespace: apps",
+      "    values: {greeting: offline}",
+      "    images: [docker.io/groundcrew/hello:1.0]",
+      "  - name: big",
+      "    chart: helm-chart/big-1.0.0.tgz",
+      "    values: big-values.yaml",
+    ]);
     before = await snapshotHost(fleet, "node1", RESET_ALLOWED);
   });
 

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNodeList } from "../../agent/steps/k3s-nodes.js";
@@ -48,26 +48,18 @@ describe("an HA cluster from a bundle: 3 servers (node1 the depot) + 1 worker", 
     fleet = await startLabFleet(4);
     bundle = (await clusterTestBundle(path.join(fleet.work, "bundle"))).file;
     const [n1, n2, n3, n4] = fleet.lab.machines;
-    inventory = path.join(fleet.work, "ha.yaml");
-    await writeFile(
-      inventory,
-      [
-        "defaults:",
-        `  user: ${fleet.lab.user}`,
-        `  key: ${fleet.lab.privateKeyPath}`,
-        "hosts:",
-        `  - {name: node1, address: ${n1?.address}, role: server, depot: true, installDocker: true}`,
-        `  - {name: node2, address: ${n2?.address}, role: server}`,
-        `  - {name: node3, address: ${n3?.address}, role: server}`,
-        `  - name: node4`,
-        `    address: ${n4?.address}`,
-        "    installDocker: true",
-        "    groups: [training]",
-        "    labels: {topology.kubernetes.io/zone: rack-a}",
-        "    taints: [dedicated=ml:NoSchedule]",
-        "",
-      ].join("\n"),
-    );
+    inventory = await fleet.writeYamlInventory("ha.yaml", [
+      "hosts:",
+      `  - {name: node1, address: ${n1?.address}, role: server, depot: true, installDocker: true}`,
+      `  - {name: node2, address: ${n2?.address}, role: server}`,
+      `  - {name: node3, address: ${n3?.address}, role: server}`,
+      `  - name: node4`,
+      `    address: ${n4?.address}`,
+      "    installDocker: true",
+      "    groups: [training]",
+      "    labels: {topology.kubernetes.io/zone: rack-a}",
+      "    taints: [dedicated=ml:NoSchedule]",
+    ]);
     before = await snapshotAll(fleet);
   });
 

@@ -1,4 +1,3 @@
-import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseNodeList } from "../../agent/steps/k3s-nodes.js";
@@ -59,19 +58,11 @@ describe("a GPU worker: NVIDIA driver, headers and container toolkit from the bu
     bundle = await gpuTestBundle(path.join(fleet.work, "bundle"), release);
     await fleet.asRoot("node2", ["sh", "-c", MOUNT_FAKE_GPU]);
     const [n1, n2] = fleet.lab.machines;
-    inventory = path.join(fleet.work, "gpu.yaml");
-    await writeFile(
-      inventory,
-      [
-        "defaults:",
-        `  user: ${fleet.lab.user}`,
-        `  key: ${fleet.lab.privateKeyPath}`,
-        "hosts:",
-        `  - {name: node1, address: ${n1?.address}, role: server, depot: true}`,
-        `  - {name: node2, address: ${n2?.address}, role: worker, gpu: true, installNvidiaDriver: true}`,
-        "",
-      ].join("\n"),
-    );
+    inventory = await fleet.writeYamlInventory("gpu.yaml", [
+      "hosts:",
+      `  - {name: node1, address: ${n1?.address}, role: server, depot: true}`,
+      `  - {name: node2, address: ${n2?.address}, role: worker, gpu: true, installNvidiaDriver: true}`,
+    ]);
     // Taken with the fake GPU mounted, as reset will find the host (sysfs is not in the snapshot).
     before = new Map([
       ["node1", await snapshot(fleet, "node1")],
@@ -224,19 +215,11 @@ describe("a late toolkit: k3s already runs on the GPU worker when the toolkit ar
     fleet = await startLabFleet(2);
     await fleet.asRoot("node2", ["sh", "-c", MOUNT_FAKE_GPU]);
     const [n1, n2] = fleet.lab.machines;
-    inventory = path.join(fleet.work, "gpu.yaml");
-    await writeFile(
-      inventory,
-      [
-        "defaults:",
-        `  user: ${fleet.lab.user}`,
-        `  key: ${fleet.lab.privateKeyPath}`,
-        "hosts:",
-        `  - {name: node1, address: ${n1?.address}, role: server, depot: true}`,
-        `  - {name: node2, address: ${n2?.address}, role: worker, gpu: true, installNvidiaDriver: true}`,
-        "",
-      ].join("\n"),
-    );
+    inventory = await fleet.writeYamlInventory("gpu.yaml", [
+      "hosts:",
+      `  - {name: node1, address: ${n1?.address}, role: server, depot: true}`,
+      `  - {name: node2, address: ${n2?.address}, role: worker, gpu: true, installNvidiaDriver: true}`,
+    ]);
     before = await snapshot(fleet, "node2");
   });
 

@@ -38,6 +38,8 @@ export interface LabFleet {
   groundcrew(...args: string[]): Promise<CliResult>;
   /** Writes a YAML inventory of every machine (node1 the only server), with node1 as depot or no depot. */
   writeInventory(name: string, options: { depot: boolean; installDocker: boolean }): Promise<string>;
+  /** Writes a YAML inventory: the lab's login defaults (user, key), then `lines` (hosts, cluster, ...); resolves its path. */
+  writeYamlInventory(name: string, lines: readonly string[]): Promise<string>;
   /** Runs a command as root on a machine over SSH; rejects on a non-zero exit. */
   asRoot(machine: string, argv: [string, ...string[]]): Promise<string>;
   /** Copies a local file to a machine as root (SFTP). */
@@ -84,6 +86,12 @@ export async function startLabFleet(machines: number): Promise<LabFleet> {
           "",
         ].join("\n"),
       );
+      return file;
+    },
+    async writeYamlInventory(name, lines) {
+      const file = path.join(work, name);
+      const defaults = ["defaults:", `  user: ${lab.user}`, `  key: ${lab.privateKeyPath}`];
+      await writeFile(file, [...defaults, ...lines, ""].join("\n"));
       return file;
     },
     async asRoot(name, argv) {
