@@ -6,7 +6,11 @@ import { K3S } from "./k3s-files.js";
 const nodeListSchema = z.object({
   items: z.array(
     z.object({
-      metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).default({}) }),
+      metadata: z.object({
+        name: z.string(),
+        labels: z.record(z.string(), z.string()).default({}),
+        annotations: z.record(z.string(), z.string()).default({}),
+      }),
       spec: z
         .object({
           taints: z
@@ -15,7 +19,11 @@ const nodeListSchema = z.object({
         })
         .default({}),
       status: z
-        .object({ conditions: z.array(z.object({ type: z.string(), status: z.string() })).default([]) })
+        .object({
+          conditions: z.array(z.object({ type: z.string(), status: z.string() })).default([]),
+          /** Resources the scheduler may hand out, as quantities ("8", "32Gi"); extended resources such as nvidia.com/gpu too. */
+          allocatable: z.record(z.string(), z.string()).default({}),
+        })
         .default({}),
     }),
   ),

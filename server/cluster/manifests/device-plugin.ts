@@ -9,6 +9,9 @@ export function isDevicePluginImage(image: string): boolean {
   return repository.split("/").at(-1) === "k8s-device-plugin";
 }
 
+/** The device plugin's auto-deploy manifest name (without .yaml). */
+export const DEVICE_PLUGIN_MANIFEST = "groundcrew-nvidia-device-plugin";
+
 /**
  * G7: NVIDIA's static nvidia-device-plugin.yml (DaemonSet in kube-system,
  * toleration nvidia.com/gpu NoSchedule, system-node-critical, the kubelet's
@@ -19,7 +22,7 @@ export function isDevicePluginImage(image: string): boolean {
 export function devicePluginManifest(image: string): ClusterManifest {
   const labels = { name: "nvidia-device-plugin-ds" };
   return {
-    name: "groundcrew-nvidia-device-plugin",
+    name: DEVICE_PLUGIN_MANIFEST,
     content: renderObject("NVIDIA's device plugin", {
       apiVersion: "apps/v1",
       kind: "DaemonSet",
