@@ -315,9 +315,9 @@ describe("k3s config files", () => {
 
   it("parseNodeList accepts a NodeList and nothing else", () => {
     expect(parseNodeList('{"items":[{"metadata":{"name":"a"}}]}')?.items[0]).toEqual({
-      metadata: { name: "a", labels: {} },
+      metadata: { name: "a", labels: {}, annotations: {} },
       spec: {},
-      status: { conditions: [] },
+      status: { conditions: [], allocatable: {} },
     });
     expect(parseNodeList("not json")).toBeUndefined();
     expect(parseNodeList('{"kind":"Status"}')).toBeUndefined();
