@@ -7,6 +7,9 @@ import { z } from "zod";
  */
 export const FACTS_SCHEMA_VERSION = 1;
 
+/** Where `mount -t nfs` finds its helper (util-linux looks under /sbin; /usr/sbin on merged-/usr hosts is the same file). */
+export const NFS_MOUNT_HELPERS = ["/sbin/mount.nfs", "/usr/sbin/mount.nfs"] as const;
+
 const osSchema = z.object({
   /** `ID` from /etc/os-release, e.g. "debian", "ubuntu". */
   id: z.string(),
@@ -106,6 +109,13 @@ export const hostFactsSchema = z
       tcp: z.array(z.number().int().min(1).max(65535)),
       udp: z.array(z.number().int().min(1).max(65535)),
     }),
+    /**
+     * The NFS mount helper (nfs-common's mount.nfs) kubelet's NFS volumes
+     * need: the first of NFS_MOUNT_HELPERS present, or null when neither is.
+     * An agent built before this fact reports nothing, read as null: the NFS
+     * preflight then asks for the helper rather than assuming it.
+     */
+    nfsMountHelper: z.enum(NFS_MOUNT_HELPERS).nullable().default(null),
     /** Steps groundcrew installed on this host before (their ledger records): their services' ports are ours. */
     installedSteps: z
       .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/))

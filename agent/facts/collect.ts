@@ -9,6 +9,7 @@ import { readInstalledSteps, readListening } from "./listening.js";
 import { artifactArch, readKernel, readMachine } from "./kernel.js";
 import { readMemory } from "./memory.js";
 import { readNetwork } from "./network.js";
+import { readNfsMountHelper } from "./nfs-client.js";
 import { readOs } from "./os-release.js";
 import { readSpace } from "./space.js";
 import { readSystemd } from "./systemd.js";
@@ -42,6 +43,7 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
     systemd,
     listening,
     installedSteps,
+    nfsMountHelper,
   ] = await Promise.all([
     readIdentity(fs),
     readOs(fs),
@@ -56,6 +58,7 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
     readSystemd(fs),
     readListening(fs),
     readInstalledSteps(fs),
+    readNfsMountHelper(fs),
   ]);
   return hostFactsSchema.parse({
     schema: FACTS_SCHEMA_VERSION,
@@ -75,6 +78,7 @@ export async function collectFacts({ exec, fs, now = () => new Date() }: FactsDe
     gpus,
     systemd,
     listening,
+    nfsMountHelper,
     installedSteps,
   } satisfies HostFacts);
 }

@@ -51,7 +51,7 @@ function hostPort(address: string): string {
 }
 
 /** The registry binary among the depot's artifacts: distribution's tarball, or Debian's docker-registry package. */
-function registryBinary(
+export function registryBinary(
   artifacts: readonly BundleArtifact[],
 ): { artifact: BundleArtifact; from: "deb" | "tarball" } | undefined {
   const tarball = artifacts.find((artifact) => artifact.entry.kind === "registry");

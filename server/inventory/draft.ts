@@ -1,4 +1,4 @@
-import type { Addon, HostRole, SudoSettings, TokenSource } from "./types.js";
+import type { Addon, HostRole, StorageSettings, SudoSettings, TokenSource } from "./types.js";
 
 /**
  * The format-neutral middle of reading an inventory: what the YAML or INI
@@ -81,6 +81,8 @@ export interface InventoryDraft {
   readonly bundle: BundleFields;
   /** YAML `addons:`; INI inventories have none. */
   readonly addons?: readonly AddonDraft[];
+  /** YAML `storage:`, already validated (it names no file); INI inventories have none. */
+  readonly storage?: StorageSettings;
 }
 
 /** Lays a host's own settings over defaults: a host's value replaces the default, labels merge by key. */

@@ -5,8 +5,10 @@ import {
   type Addon,
   type Inventory,
   type InventoryHost,
+  type NfsStorage,
   type TokenSource,
 } from "./types.js";
+import { NFS_DEFAULTS } from "./storage-schema.js";
 
 export interface ToYamlOptions {
   /** Paths under this folder are written as "~/...". */
@@ -44,6 +46,7 @@ export function toYaml(inventory: Inventory, options: ToYamlOptions = {}): strin
     ...(inventory.addons.length > 0
       ? { addons: inventory.addons.map((addon) => addonEntry(addon, options)) }
       : {}),
+    ...(inventory.storage.nfs === undefined ? {} : { storage: { nfs: nfsEntry(inventory.storage.nfs) } }),
   };
   const header = [
     `# groundcrew inventory, converted from ${path.basename(inventory.file)} (${inventory.format}).`,
@@ -113,6 +116,18 @@ function addonEntry(addon: Addon, options: ToYamlOptions): Plain {
     namespace: addon.namespace,
     ...values,
     ...(addon.images.length > 0 ? { images: [...addon.images] } : {}),
+  };
+}
+
+/** `storage.nfs` with the defaults left out. */
+function nfsEntry(nfs: NfsStorage): Plain {
+  return {
+    server: nfs.server,
+    path: nfs.path,
+    ...(nfs.storageClass === NFS_DEFAULTS.storageClass ? {} : { storageClass: nfs.storageClass }),
+    ...(nfs.mountOptions.length === 0 ? {} : { mountOptions: [...nfs.mountOptions] }),
+    ...(nfs.reclaimPolicy === NFS_DEFAULTS.reclaimPolicy ? {} : { reclaimPolicy: nfs.reclaimPolicy }),
+    ...(nfs.archiveOnDelete === NFS_DEFAULTS.archiveOnDelete ? {} : { archiveOnDelete: nfs.archiveOnDelete }),
   };
 }
 

@@ -94,6 +94,35 @@ export interface Addon {
   readonly line: number;
 }
 
+/** How a PersistentVolume of the NFS class is reclaimed when its claim is deleted. */
+export type NfsReclaimPolicy = "Delete" | "Retain";
+
+/**
+ * An NFS export groundcrew does not run but points k3s at: the NFS subdir
+ * external provisioner makes one subdirectory of it per PersistentVolumeClaim
+ * of `storageClass` (ReadWriteMany). Never the cluster's default class.
+ */
+export interface NfsStorage {
+  /** IP address or DNS name of the NFS server; every node must reach it. */
+  readonly server: string;
+  /** The export's absolute path on the server. */
+  readonly path: string;
+  /** The StorageClass's name (a DNS subdomain, not k3s's `local-path`). */
+  readonly storageClass: string;
+  /** NFS mount options for the volumes of the class (`nfsvers=4.1`, `hard`), in order. */
+  readonly mountOptions: readonly string[];
+  readonly reclaimPolicy: NfsReclaimPolicy;
+  /** On delete, whether the provisioner renames a volume's directory to `archived-...` instead of removing it. */
+  readonly archiveOnDelete: boolean;
+  /** Line of `nfs:` in the inventory, for messages. */
+  readonly line: number;
+}
+
+/** Cluster storage groundcrew deploys besides k3s's own local-path class. */
+export interface StorageSettings {
+  readonly nfs?: NfsStorage;
+}
+
 export interface Inventory {
   readonly file: string;
   readonly format: "yaml" | "ini";
@@ -105,6 +134,8 @@ export interface Inventory {
   readonly bundle: { readonly trust: readonly string[] };
   /** Helm charts to deploy from the bundle; empty for INI inventories. */
   readonly addons: readonly Addon[];
+  /** Extra storage classes (YAML `storage:`); empty for INI inventories. */
+  readonly storage: StorageSettings;
 }
 
 /** What parsing may consult besides the file text; nothing else is touched. */

@@ -41,6 +41,7 @@ export function finishInventory(draft: InventoryDraft, context: CheckContext): I
     },
     bundle: { trust },
     addons,
+    storage: draft.storage ?? {},
   };
 }
 

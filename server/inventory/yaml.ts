@@ -8,19 +8,21 @@ import { bool, labels, mirrors, port, readFields, strings, sudo, taints, text } 
 import type { Decoders } from "./yaml-fields.js";
 import { YamlNodes, type Entry } from "./yaml-nodes.js";
 import { readAddons } from "./yaml-addons.js";
+import { readStorage } from "./yaml-storage.js";
 import { token } from "./yaml-token.js";
 
 /**
  * Reads groundcrew's native YAML inventory: top-level `hosts` (list),
  * `defaults` (settings every host starts from), `cluster` and `provisioner`
- * (maps), `addons` (list, yaml-addons.ts). Reports every problem found, each at the line of its node;
- * undefined when the text cannot be read as an inventory at all.
+ * (maps), `addons` (list, yaml-addons.ts), `storage` (map, yaml-storage.ts).
+ * Reports every problem found, each at the line of its node; undefined when
+ * the text cannot be read as an inventory at all.
  */
 export function readYaml(source: string, problems: Problems): InventoryDraft | undefined {
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false });
   for (const error of doc.errors) {
-    problems.add(lines.linePos(error.pos[0]).line, `not valid YAML: ${error.message}`);
+    problems.add(lines.linePos(error.pos[0]).line, `not valid YAML: ${syntaxProblem(error.message)}`);
   }
   if (doc.errors.length > 0) return undefined;
   // An empty file is an inventory without hosts; validation says so.
@@ -46,13 +48,24 @@ export function readYaml(source: string, problems: Problems): InventoryDraft | u
     provisioner: readFields(y, provisioner, PROVISIONER),
     bundle: readFields(y, bundle, BUNDLE),
     addons: readAddons(y, find("addons")),
+    storage: readStorage(y, find("storage")),
   };
+}
+
+/**
+ * What the YAML parser says is wrong, without the source text it quotes
+ * after a ": " ("Unexpected double-quoted-scalar token in YAML stream: "..."").
+ * That text may be a password or a token whose line is broken.
+ */
+function syntaxProblem(message: string): string {
+  const colon = message.indexOf(": ");
+  return colon === -1 ? message : message.slice(0, colon);
 }
 
 const ANSIBLE_YAML =
   "this looks like an Ansible YAML inventory (top-level all:); groundcrew reads Ansible INI " +
   "inventories and its own YAML format (see inventory/README.md)";
-const TOP_KEYS = ["hosts", "defaults", "cluster", "provisioner", "bundle", "addons"];
+const TOP_KEYS = ["hosts", "defaults", "cluster", "provisioner", "bundle", "addons", "storage"];
 const CLUSTER_KEYS = ["token", "clusterCidr", "serviceCidr", "httpPort", "httpsPort", "registry"];
 
 const HOST: Decoders<HostValues> = {

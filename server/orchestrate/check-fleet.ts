@@ -23,14 +23,20 @@ export interface FleetCheck {
   readonly failed: boolean;
 }
 
-export function preflightHost(host: InventoryHost, registryPort: number): PreflightHost {
+/** What the preflights check `host` for: its own settings and the inventory's that every host must serve. */
+export function preflightHost(
+  host: InventoryHost,
+  inventory: Pick<Inventory, "cluster" | "storage">,
+): PreflightHost {
   return {
     name: host.name,
     role: host.role,
     depot: host.depot,
     iface: host.vars.iface,
     gpu: host.vars.gpu,
-    registryPort,
+    registryPort: inventory.cluster.registry.port,
+    // Every host runs k3s, and kubelet on any node may mount the class's volumes.
+    nfs: inventory.storage.nfs !== undefined,
   };
 }
 
@@ -61,7 +67,7 @@ export async function checkFleet(inventory: Inventory, options: CheckOptions): P
     options.onProbed?.(host.name, probe);
   });
   const results = runPreflights(
-    inventory.hosts.map((host) => preflightHost(host, inventory.cluster.registry.port)),
+    inventory.hosts.map((host) => preflightHost(host, inventory)),
     probes,
   );
   return { results, probes, connections, failed: results.some((result) => result.status === "fail") };

@@ -25,6 +25,7 @@ import { agentServes, unfinishedRun } from "./resume.js";
 import { artifactLookup, fetchStep, planDelivery, type Delivery } from "./delivery.js";
 import { bundleImages } from "../cluster/bundle-images.js";
 import { loadAddonSources } from "../cluster/addon-sources.js";
+import { checkNfsStorage } from "../cluster/storage-bundle.js";
 import { clusterManifests } from "../cluster/manifests/cluster-manifests.js";
 import { clusterLayout, installSteps, plansK3s, type ClusterLayout } from "../cluster/install-plan.js";
 import { fetchKubeconfig, saveKubeconfig, waitForNodes } from "../cluster/cluster-ready.js";
@@ -98,11 +99,13 @@ export function journalPath(stateDir: string): string {
 }
 
 /**
- * `up --dry-run`: `check`, then each step's own check through the agent.
- * Nothing is written anywhere but the agent's cache.
+ * `up --dry-run`: `storage.nfs` against the bundle (as `up` checks it),
+ * `check`, then each step's own check through the agent. Nothing is
+ * written anywhere but the agent's cache.
  */
 export async function dryRun(options: Omit<UpOptions, "port" | "hostGraceMs" | "signal">): Promise<UpResult> {
   const bundle = await verifyIfGiven(options);
+  await checkNfsStorage(options.inventory, bundle);
   const check = await checkFleet(options.inventory, {
     ...options,
     onTransfer: (host, done, total) => {
@@ -141,6 +144,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const { inventory, reporter } = options;
   const bundle = await verifyIfGiven(options);
   const addons = await loadAddonSources(inventory, bundle);
+  await checkNfsStorage(inventory, bundle);
   const journal = Journal.open(journalPath(options.stateDir));
   let check: Awaited<ReturnType<typeof checkFleet>> | undefined;
   let server: AgentServer | undefined;
@@ -227,6 +231,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
       images,
       ...(layout.registryEndpoint === undefined ? {} : { registryEndpoint: layout.registryEndpoint }),
       addons,
+      ...(inventory.storage.nfs === undefined ? {} : { nfs: inventory.storage.nfs }),
     });
     for (const skipped of manifests.skipped) reporter.note(`servers: skipped ${skipped}`);
     const k3sHosts = new Set<string>();

@@ -1,4 +1,4 @@
-import type { HostFacts } from "../../shared/facts.js";
+import { NFS_MOUNT_HELPERS, type HostFacts } from "../../shared/facts.js";
 import {
   CLOCK_FAIL_MS,
   CLOCK_WARN_MS,
@@ -93,5 +93,15 @@ export const HOST_CHECKS: Readonly<Partial<Record<CheckId, HostCheck>>> = {
           "fail",
           `in use: ${busy.map((need) => `${need.port}/${need.protocol} (${need.purpose})`).join(", ")}`,
         ];
+  },
+  nfs: (host, { nfsMountHelper }) => {
+    if (host.nfs !== true) return ["pass", "no NFS storage in the inventory"];
+    if (nfsMountHelper !== null) return ["pass", `NFS client ${nfsMountHelper}`];
+    return [
+      "fail",
+      `storage.nfs is set but ${host.name} has no ${NFS_MOUNT_HELPERS.join(" or ")}: kubelet mounts NFS ` +
+        `volumes with it. Install nfs-common on ${host.name} (apt-get install nfs-common, or its .debs ` +
+        "with dpkg --install where there is no package mirror) and run again",
+    ];
   },
 };

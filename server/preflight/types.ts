@@ -27,6 +27,7 @@ export const CHECK_IDS = [
   "clock",
   "gpu",
   "ports",
+  "nfs",
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];
@@ -40,6 +41,8 @@ export interface PreflightHost {
   readonly gpu: boolean;
   /** The depot registry's port (inventory cluster.registry.port); checked on the depot. */
   readonly registryPort?: number;
+  /** The inventory deploys NFS storage (`storage.nfs`): the host must be able to mount NFS volumes. */
+  readonly nfs?: boolean;
 }
 
 /** What was learned from one host: facts and the clock offset, or why they could not be had. */

@@ -50,6 +50,7 @@ const inventory: Inventory = {
   provisioner: {},
   bundle: { trust: [] },
   addons: [],
+  storage: {},
 };
 const delivery: Delivery = {
   depot: server,

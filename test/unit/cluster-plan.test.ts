@@ -60,6 +60,7 @@ function inventory(
     provisioner: {},
     addons: [],
     bundle: { trust: [] },
+    storage: {},
   };
 }
 

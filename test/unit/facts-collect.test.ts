@@ -69,6 +69,7 @@ describe("collectFacts", () => {
       ],
       systemd: { pid1: true, booted: true },
       listening: { tcp: [22], udp: [68] },
+      nfsMountHelper: null,
       installedSteps: [],
     };
     const facts = await collectFacts({ fs, exec, now });

@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { HostFacts } from "../../shared/facts.js";
 import { runPreflights } from "../../server/preflight/run-preflights.js";
 import type { CheckResult, HostProbe, PreflightHost } from "../../server/preflight/types.js";
+import { renderCheckReport } from "../../server/cli/render-check.js";
+import { parseInventory } from "../../server/inventory/load.js";
+import type { Inventory } from "../../server/inventory/types.js";
+import { preflightHost } from "../../server/orchestrate/check-fleet.js";
 
 function facts(overrides: Partial<HostFacts> = {}): HostFacts {
   return {
@@ -40,6 +44,7 @@ function facts(overrides: Partial<HostFacts> = {}): HostFacts {
     gpus: [],
     systemd: { pid1: true, booted: true },
     listening: { tcp: [22], udp: [] },
+    nfsMountHelper: null,
     installedSteps: [],
     ...overrides,
   };
@@ -79,7 +84,7 @@ describe("preflights", () => {
       ],
     ]);
     const results = runPreflights([server, worker], probes);
-    expect(results).toHaveLength(2 * 15);
+    expect(results).toHaveLength(2 * 16);
     expect(results.filter((result) => result.status !== "pass")).toEqual([]);
   });
 
@@ -237,6 +242,67 @@ describe("preflights", () => {
     );
     expect(statusOf(unreachable, "master", "reach")).toEqual(["fail", "cannot reach 10.0.0.5:22"]);
     expect(statusOf(unreachable, "master", "sudo")).toEqual(["fail", "not checked: reach failed"]);
+  });
+});
+
+describe("the NFS client preflight", () => {
+  const probe = (nfsMountHelper: HostFacts["nfsMountHelper"], more: Partial<HostFacts> = {}): HostProbe => ({
+    ok: true,
+    facts: facts({ nfsMountHelper, ...more }),
+    clockSkewMs: 0,
+    agentPath: "/home/ops/.cache/groundcrew/agent/a",
+  });
+
+  it("fails every k3s host without mount.nfs when storage.nfs is set, naming the host and the fix", () => {
+    const results = runPreflights(
+      [
+        { ...server, nfs: true },
+        { ...worker, nfs: true },
+      ],
+      new Map<string, HostProbe>([
+        ["master", probe("/usr/sbin/mount.nfs")],
+        ["worker2", probe(null, { hostname: "n2", machineId: "2".repeat(32), gpus: [gpu] })],
+      ]),
+    );
+    expect(statusOf(results, "master", "nfs")).toEqual(["pass", "NFS client /usr/sbin/mount.nfs"]);
+    const failure =
+      "storage.nfs is set but worker2 has no /sbin/mount.nfs or /usr/sbin/mount.nfs: kubelet mounts NFS " +
+      "volumes with it. Install nfs-common on worker2 (apt-get install nfs-common, or its .debs with " +
+      "dpkg --install where there is no package mirror) and run again";
+    expect(statusOf(results, "worker2", "nfs")).toEqual(["fail", failure]);
+    expect(results.filter((result) => result.status === "fail").map((result) => result.host)).toEqual([
+      "worker2",
+    ]);
+    expect(renderCheckReport(["master", "worker2"], results)).toContain(`  FAIL worker2 nfs: ${failure}\n`);
+  });
+
+  it("passes a host with /sbin/mount.nfs, and any host when the inventory has no NFS storage", () => {
+    expect(
+      statusOf(
+        runPreflights([{ ...server, nfs: true }], new Map([["master", probe("/sbin/mount.nfs")]])),
+        "master",
+        "nfs",
+      ),
+    ).toEqual(["pass", "NFS client /sbin/mount.nfs"]);
+    expect(statusOf(runPreflights([server], new Map([["master", probe(null)]])), "master", "nfs")).toEqual([
+      "pass",
+      "no NFS storage in the inventory",
+    ]);
+  });
+
+  it("is asked of every host exactly when the inventory has storage.nfs", () => {
+    const inventory = (extra: string[]): Inventory =>
+      parseInventory(
+        ["hosts:", "  - {name: cp1, user: ops, role: server}", "  - {name: w1, user: ops}", ...extra].join(
+          "\n",
+        ),
+        "/f.yaml",
+        { fileExists: () => true, homeDir: "/home/op", env: {} },
+      );
+    const withNfs = inventory(["storage:", "  nfs: {server: 10.0.0.5, path: /x}"]);
+    expect(withNfs.hosts.map((h) => preflightHost(h, withNfs).nfs)).toEqual([true, true]);
+    const without = inventory([]);
+    expect(without.hosts.map((h) => preflightHost(h, without).nfs)).toEqual([false, false]);
   });
 });
 

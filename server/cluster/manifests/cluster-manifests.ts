@@ -1,7 +1,9 @@
 import type { ArtifactRef } from "../../../shared/artifacts.js";
 import { devicePluginManifest, isDevicePluginImage } from "./device-plugin.js";
+import type { NfsStorage } from "../../inventory/types.js";
 import { helmChartManifest, staticChartUrl } from "./helm-chart.js";
 import { staticChartFile } from "./manifest-names.js";
+import { nfsProvisionerPullReference, nfsStorageManifest } from "./nfs-storage.js";
 import type { ClusterManifest } from "./render-yaml.js";
 import { runtimeClassManifest } from "./runtime-class.js";
 import { traefikConfigManifest } from "./traefik-config.js";
@@ -36,6 +38,8 @@ export interface ClusterManifestsInput {
   /** The depot registry as clients name it, when the depot runs one. */
   readonly registryEndpoint?: string;
   readonly addons: readonly AddonSource[];
+  /** The inventory's `storage.nfs`: its class and provisioner (its image checked against the bundle first: storage-bundle.ts). */
+  readonly nfs?: NfsStorage;
 }
 
 /** A chart file a server places under static/charts from its artifact store. */
@@ -55,8 +59,9 @@ export interface ClusterManifests {
  * What every server's k3s.manifests step writes (the same on each: k3s does
  * not sync them): Traefik's ports; with GPU hosts the nvidia RuntimeClass
  * and the device plugin (its image from the bundle, pulled through the
- * depot; left out, and said, when the bundle has none); one HelmChart per
- * add-on. Pure: the same input gives the same text.
+ * depot; left out, and said, when the bundle has none); with `nfs`, the
+ * NFS storage class and its provisioner (its image through the depot); one
+ * HelmChart per add-on. Pure: the same input gives the same text.
  */
 export function clusterManifests(input: ClusterManifestsInput): ClusterManifests {
   const manifests: ClusterManifest[] = [traefikConfigManifest(input.ports)];
@@ -68,6 +73,8 @@ export function clusterManifests(input: ClusterManifestsInput): ClusterManifests
       skipped.push("the NVIDIA device plugin (the bundle has no image archive of k8s-device-plugin)");
     else manifests.push(devicePluginManifest(pullReference(image, input.registryEndpoint)));
   }
+  if (input.nfs !== undefined)
+    manifests.push(nfsStorageManifest(input.nfs, nfsProvisionerPullReference(input.registryEndpoint)));
   const charts: StaticChart[] = [];
   let inlined = 0;
   for (const addon of input.addons) {

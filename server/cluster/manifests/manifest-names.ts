@@ -33,3 +33,6 @@ export function addonManifestName(addon: string): string {
 export function staticChartFile(addon: string, sha256: string): string {
   return `${MANIFEST_PREFIX}${addon}-${sha256.slice(0, 12)}.tgz`;
 }
+
+/** The manifest of the NFS storage class and its provisioner (inventory `storage.nfs`); add-on manifests are `groundcrew-addon-*`, so none takes it. */
+export const NFS_STORAGE_MANIFEST = `${MANIFEST_PREFIX}nfs-storage`;

@@ -20,9 +20,25 @@ export function renderObject(
   object: Readonly<Record<string, unknown>>,
   options: { readonly keepOnReset?: boolean } = {},
 ): string {
+  return renderObjects(what, [object], options);
+}
+
+/**
+ * Several objects as one manifest: the same header, then each object as a
+ * YAML document, separated by `---`, in the order given (put a Namespace
+ * before what lives in it: `kubectl apply -f` goes in file order). Deterministic.
+ */
+export function renderObjects(
+  what: string,
+  objects: readonly Readonly<Record<string, unknown>>[],
+  options: { readonly keepOnReset?: boolean } = {},
+): string {
   const header = [
     `# Written by groundcrew (k3s.manifests): ${what}. Do not edit: groundcrew rewrites it.`,
     ...(options.keepOnReset === true ? [KEEP_RESOURCES_MARKER] : []),
   ];
-  return `${header.join("\n")}\n${stringify(object, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false })}`;
+  const documents = objects.map((object) =>
+    stringify(object, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false }),
+  );
+  return `${header.join("\n")}\n${documents.join("---\n")}`;
 }
