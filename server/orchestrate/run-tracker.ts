@@ -6,10 +6,16 @@ export type HostOutcome = "succeeded" | "failed" | "lost";
  * Knows when a run is over: every host has journaled run.finished, or has
  * been away (never connected, or disconnected) longer than its grace period.
  * A host that comes back within the grace (a reboot) is simply running again.
+ * A host counts as away only while it has no welcomed connection: its agent
+ * may dial back before `expect` is called (the depot's agent does while the
+ * provisioner still sets up the depot service; a resumed run's agents redial
+ * at once), and that must not start a grace that nothing would clear.
  */
 export class RunTracker {
   readonly #outcomes = new Map<string, HostOutcome>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** Hosts welcomed since their last disconnect. */
+  readonly #connected = new Set<string>();
   readonly #waiting: Set<string>;
   readonly #listeners = new Map<string, ((outcome: HostOutcome) => void)[]>();
   #resolve: () => void = () => undefined;
@@ -34,18 +40,23 @@ export class RunTracker {
     this.#finish(host, outcome);
   }
 
-  /** The host is expected to connect (agent started): it has graceMs to say hello, unless it already finished. */
+  /**
+   * The host is expected to connect (agent started): it has graceMs to say
+   * hello, unless it already finished or is connected already.
+   */
   expect(host: string): void {
-    this.#arm(host);
+    if (!this.#connected.has(host)) this.#arm(host);
   }
 
+  /** The host's agent was welcomed: it is not away, whatever timer ran. */
   connected(host: string): void {
-    const timer = this.#timers.get(host);
-    if (timer !== undefined) clearTimeout(timer);
-    this.#timers.delete(host);
+    this.#connected.add(host);
+    this.#disarm(host);
   }
 
+  /** The host's connection ended: it has graceMs to come back (a reboot). */
   disconnected(host: string): void {
+    this.#connected.delete(host);
     if (this.#waiting.has(host)) this.#arm(host);
   }
 
@@ -83,9 +94,15 @@ export class RunTracker {
     );
   }
 
+  #disarm(host: string): void {
+    const timer = this.#timers.get(host);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#timers.delete(host);
+  }
+
   #finish(host: string, outcome: HostOutcome): void {
     if (!this.#waiting.delete(host)) return;
-    this.connected(host);
+    this.#disarm(host);
     this.#outcomes.set(host, outcome);
     for (const listener of this.#listeners.get(host) ?? []) listener(outcome);
     this.#listeners.delete(host);

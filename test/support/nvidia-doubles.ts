@@ -17,6 +17,15 @@ const SOURCES = path.resolve("test", "doubles", "nvidia");
 export const NVIDIA_DRIVER_VERSION = "550.54.15";
 export const NVIDIA_TOOLKIT_VERSION = "1.17.8-1";
 export const RUNFILE_NAME = `NVIDIA-Linux-x86_64-${NVIDIA_DRIVER_VERSION}.run`;
+/**
+ * While this file exists on a host, the runfile double holds its install
+ * mid-build (after the headers check, before nvidia-smi exists) and logs
+ * RUNFILE_HOLDING to /var/log/nvidia-installer.log. It is under /run, a
+ * tmpfs a boot empties: a reboot releases the hold.
+ */
+export const RUNFILE_HOLD_MARKER = "/run/nvidia-double/hold-install";
+/** The installer log line that says the runfile double is holding. */
+export const RUNFILE_HOLDING = `-> holding the install while ${RUNFILE_HOLD_MARKER} exists`;
 
 /** A .deb built here, as a lock names it. */
 export interface BuiltDeb {
@@ -46,11 +55,19 @@ async function template(file: string, version: string): Promise<string> {
   return (await readFile(path.join(SOURCES, file), "utf8")).replaceAll("@VERSION@", version);
 }
 
-/** The runfile double (test/doubles/nvidia/runfile.sh) as `NVIDIA-Linux-x86_64-<version>.run` in `dir`. */
+/**
+ * The runfile double (test/doubles/nvidia/runfile.sh) as
+ * `NVIDIA-Linux-x86_64-<version>.run` in `dir`, holding while
+ * RUNFILE_HOLD_MARKER exists.
+ */
 export async function buildNvidiaRunfile(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, RUNFILE_NAME);
-  await writeFile(file, await template("runfile.sh", NVIDIA_DRIVER_VERSION), { mode: 0o755 });
+  const script = (await template("runfile.sh", NVIDIA_DRIVER_VERSION)).replaceAll(
+    "@HOLD_MARKER@",
+    RUNFILE_HOLD_MARKER,
+  );
+  await writeFile(file, script, { mode: 0o755 });
   return file;
 }
 

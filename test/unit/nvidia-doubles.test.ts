@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -8,7 +8,10 @@ import {
   buildHeadersDeb,
   buildNvidiaRunfile,
   buildToolkitDebs,
+  NVIDIA_DRIVER_VERSION,
   NVIDIA_TOOLKIT_VERSION,
+  RUNFILE_HOLD_MARKER,
+  RUNFILE_HOLDING,
   RUNFILE_NAME,
 } from "../support/nvidia-doubles.js";
 
@@ -72,5 +75,14 @@ describe("the NVIDIA test doubles' builders", () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("Unrecognized option: '--bogus'");
+  });
+
+  it("the runfile has its version and hold marker filled in, and logs RUNFILE_HOLDING while held", async () => {
+    const script = await readFile(await buildNvidiaRunfile(dir), "utf8");
+    expect(script).not.toMatch(/@[A-Z_]+@/);
+    expect(script).toContain(`VERSION="${NVIDIA_DRIVER_VERSION}"`);
+    expect(script).toContain(`HOLD="${RUNFILE_HOLD_MARKER}"`);
+    // The log line the runfile writes, with $HOLD as the shell expands it.
+    expect(script).toContain(`echo "${RUNFILE_HOLDING.replace(RUNFILE_HOLD_MARKER, "$HOLD")}" >>"$LOG"`);
   });
 });

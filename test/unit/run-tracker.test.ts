@@ -125,4 +125,27 @@ describe("RunTracker", () => {
     expect(lost).toEqual(["a"]);
     expect([...(await tracker.done)]).toEqual([["a", "lost"]]);
   });
+
+  it("arms no grace for a host whose agent was welcomed before it was expected (the depot, a resumed run)", async () => {
+    const lost: string[] = [];
+    const tracker = new RunTracker(["a"], 1000, (host) => lost.push(host));
+    tracker.connected("a");
+    tracker.expect("a");
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(5000);
+    expect(lost).toEqual([]);
+    tracker.event(finished("a", "succeeded"));
+    expect([...(await tracker.done)]).toEqual([["a", "succeeded"]]);
+  });
+
+  it("a host welcomed before it was expected still gets a grace when it disconnects", async () => {
+    const lost: string[] = [];
+    const tracker = new RunTracker(["a"], 1000, (host) => lost.push(host));
+    tracker.connected("a");
+    tracker.expect("a");
+    tracker.disconnected("a");
+    vi.advanceTimersByTime(1000);
+    expect(lost).toEqual(["a"]);
+    expect([...(await tracker.done)]).toEqual([["a", "lost"]]);
+  });
 });

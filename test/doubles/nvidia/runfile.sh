@@ -3,7 +3,8 @@
 # Run as `sh NVIDIA-Linux-x86_64-@VERSION@.run --silent --dkms [--no-x-check] [--no-opengl-files]
 # [--kernel-module-type=open|proprietary]`: like the real one it needs the running kernel's
 # headers for a DKMS build, then installs /usr/bin/nvidia-smi and /usr/bin/nvidia-uninstall and
-# logs to /var/log/nvidia-installer.log. Flags it does not know are refused (exit 1).
+# logs to /var/log/nvidia-installer.log. Flags it does not know are refused (exit 1). A test can
+# hold it mid-install with a marker file (@HOLD_MARKER@, see below).
 set -eu
 VERSION="@VERSION@"
 LOG=/var/log/nvidia-installer.log
@@ -41,11 +42,19 @@ if [ ! -d "/lib/modules/$release/build" ] && [ ! -d "/usr/src/linux-headers-$rel
 fi
 echo "-> Kernel source path: '/usr/src/linux-headers-$release'" >>"$LOG"
 [ "$dkms" = yes ] && echo "-> Installing DKMS kernel module: nvidia/$VERSION (test double: nothing built)" >>"$LOG"
+# A test holds the install here, mid-build, to reboot the host under it: while the marker exists
+# the double waits. The marker is under /run, a tmpfs that every boot starts empty, so the install
+# that runs again after the reboot goes through; removing the marker releases a held install too.
+HOLD="@HOLD_MARKER@"
+if [ -e "$HOLD" ]; then
+  echo "-> holding the install while $HOLD exists" >>"$LOG"
+  while [ -e "$HOLD" ]; do sleep 1; done
+fi
 
 cat >/usr/bin/nvidia-smi <<'SMI'
 #!/bin/sh
 # nvidia-smi test double (installed by the NVIDIA-Linux-x86_64 runfile double): lists the NVIDIA
-# display functions sysfs shows as "NVIDIA H200".
+# display functions sysfs shows as "NVIDIA H200" (the query groundcrew runs, -L, and the table).
 VERSION="@VERSION@"
 gpus=""
 for dev in /sys/bus/pci/devices/*; do
@@ -60,6 +69,14 @@ fi
 case "$*" in
   "--query-gpu=name,driver_version --format=csv,noheader")
     for gpu in $gpus; do echo "NVIDIA H200, $VERSION"; done
+    ;;
+  "-L" | "--list-gpus")
+    i=0
+    for gpu in $gpus; do
+      uuid="$(echo "$gpu" | md5sum | sed 's/^\(.\{8\}\)\(.\{4\}\)\(.\{4\}\)\(.\{4\}\)\(.\{12\}\).*/\1-\2-\3-\4-\5/')"
+      echo "GPU $i: NVIDIA H200 (UUID: GPU-$uuid)"
+      i=$((i + 1))
+    done
     ;;
   "")
     echo "+-----------------------------------------------------------------------------------------+"
