@@ -15,12 +15,25 @@ const hostName = z.string().min(1).max(253);
 const runId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/);
 
+/**
+ * A step's parameters. A `__proto__` key is refused: copying it into the
+ * parsed record would silently drop it and hand its value over as the
+ * record's prototype, so the step would see parameters that are not there.
+ */
+const stepParams = z
+  .unknown()
+  .refine(
+    (raw) => raw === undefined || raw === null || typeof raw !== "object" || !Object.hasOwn(raw, "__proto__"),
+    "a __proto__ key is not allowed",
+  )
+  .pipe(z.record(z.string(), z.unknown()).default({}));
+
 /** One step of a plan: a stable id (resume key), a title for humans, parameters for the step. */
 export const planStepSchema = z
   .object({
     id: stepId,
     title: z.string().max(200),
-    params: z.record(z.string(), z.unknown()).default({}),
+    params: stepParams,
   })
   .strict();
 
@@ -175,8 +188,47 @@ export function parseFrame<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, frame
   const issue = parsed.error.issues[0];
   return {
     ok: false,
-    error: `invalid message at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "?"}`,
+    error: `invalid message at ${issue === undefined ? "(root)" : issuePath(issue.path)}: ${issue === undefined ? "?" : describeIssue(issue)}`,
   };
+}
+
+/** An issue's path; a key that is not a plain name (a hostile frame's own key) shows as "?". */
+function issuePath(path: readonly (string | number)[]): string {
+  const parts = path.map((part) =>
+    typeof part === "number" || /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(part) ? String(part) : "?",
+  );
+  return parts.join(".") || "(root)";
+}
+
+/**
+ * What is wrong, in words that come from the schema only: zod quotes the
+ * offending value for some issues (an enum member, unknown keys), and that
+ * value is the peer's text, unbounded and possibly full of terminal escapes.
+ */
+function describeIssue(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.received === "undefined"
+        ? "required"
+        : `expected ${issue.expected}, got ${issue.received}`;
+    case "invalid_literal":
+      return `expected ${JSON.stringify(issue.expected)}`;
+    case "invalid_enum_value":
+    case "invalid_union_discriminator":
+      return `expected one of ${issue.options.map((option) => JSON.stringify(option)).join(", ")}`;
+    case "unrecognized_keys":
+      return `${issue.keys.length} unknown key(s)`;
+    case "too_big":
+    case "too_small":
+    case "invalid_string":
+    case "not_multiple_of":
+    case "not_finite":
+    case "invalid_date":
+    case "custom":
+      return issue.message;
+    default:
+      return issue.code;
+  }
 }
 
 export const parseAgentMessage = (frame: string): ParseResult<AgentMessage> =>

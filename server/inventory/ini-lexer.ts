@@ -94,6 +94,15 @@ function hostLine(
 ): IniHostLine | undefined {
   const [written = "", ...words] = splitWords(content, line, problems) ?? [];
   if (written === "") return undefined;
+  // A variable where a host name belongs: a [group:vars] header is missing or broken above. Never
+  // quote it: its value may be a password or a token.
+  if (written.includes("=")) {
+    problems.add(
+      line,
+      `expected a host name, got a key=value${group === undefined ? "" : ` in [${group}]`}: is a [group:vars] header missing or malformed above?`,
+    );
+    return undefined;
+  }
   if (/\[[^\]]*:[^\]]*\]/.test(written)) {
     problems.add(line, `host ranges like ${JSON.stringify(written)} are not supported: list each host`);
     return undefined;

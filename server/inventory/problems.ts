@@ -1,4 +1,5 @@
 import { GroundcrewError } from "../../shared/errors.js";
+import { terminalSafe } from "../../shared/terminal-safe.js";
 
 /** One thing wrong with an inventory, at a 1-based line of its file. */
 export interface InventoryProblem {
@@ -25,8 +26,10 @@ export class InventoryInvalidError extends GroundcrewError {
 
 /**
  * Collects problems while an inventory is read, so that all of them are
- * reported at once. Messages must never contain secret values. The same
- * message at the same line is kept once (group variables apply to many hosts).
+ * reported at once. Messages must never contain secret values. They may quote
+ * the file's text (a host name, an unknown key), so every control character
+ * in them is shown escaped (terminalSafe): a message is one printable line.
+ * The same message at the same line is kept once (group variables apply to many hosts).
  */
 export class Problems {
   readonly #problems = new Map<string, InventoryProblem>();
@@ -34,7 +37,8 @@ export class Problems {
   constructor(readonly file: string) {}
 
   add(line: number, message: string): void {
-    this.#problems.set(`${line}\u0000${message}`, { line, message });
+    const safe = terminalSafe(message);
+    this.#problems.set(`${line}\u0000${safe}`, { line, message: safe });
   }
 
   get count(): number {

@@ -7,6 +7,8 @@ import { Journal } from "../journal/index.js";
 import { pushAgent, type AgentBinary } from "../ssh/push-agent.js";
 import type { KnownHosts } from "../ssh/known-hosts.js";
 import type { Secret } from "../../shared/secret.js";
+import type { Redactor } from "../../shared/redactor.js";
+import { redactEnvelope, withRedaction } from "./redaction.js";
 import { connectHost, type HostConnection } from "./host-session.js";
 import { newRunId, phases, resetSteps } from "./plan.js";
 import { mapLimit } from "./pool.js";
@@ -25,7 +27,12 @@ export interface ResetOptions {
   readonly sudoPasswords?: ReadonlyMap<string, Secret>;
   readonly concurrency: number;
   readonly reporter: UpReporter;
+  /** The run's secrets, redacted from the journal, the reporter and errors (see UpOptions.redactor). */
+  readonly redactor?: Redactor;
 }
+
+/** ResetOptions with the run's Redactor and a redacting reporter in place (withRedaction). */
+type RedactedResetOptions = ResetOptions & { readonly redactor: Redactor };
 
 export type ResetOutcome = "reset" | "failed" | "unreachable";
 
@@ -46,7 +53,8 @@ export interface ResetResult {
  * again, and a second reset is a no-op. Throws JOURNAL_IN_USE when another
  * groundcrew holds the journal.
  */
-export async function reset(options: ResetOptions): Promise<ResetResult> {
+export async function reset(given: ResetOptions): Promise<ResetResult> {
+  const options = withRedaction(given);
   const { inventory, reporter } = options;
   const journal = Journal.open(journalPath(options.stateDir));
   const connections = new Map<string, HostConnection | Error>();
@@ -119,7 +127,7 @@ async function resetHost(
   connection: HostConnection,
   runId: string,
   journal: Journal,
-  options: ResetOptions,
+  options: RedactedResetOptions,
 ): Promise<ResetOutcome> {
   const { reporter } = options;
   try {
@@ -157,7 +165,7 @@ async function undoSteps(
   connection: HostConnection,
   runId: string,
   journal: Journal,
-  options: ResetOptions,
+  options: RedactedResetOptions,
 ): Promise<boolean> {
   const { reporter } = options;
   await connection.root.run(["systemctl", "stop", AGENT_UNIT_NAME]);
@@ -171,7 +179,8 @@ async function undoSteps(
   );
   const events = parseEvents(undone.stdout, runId, host.name);
   for (const envelope of events) {
-    journal.append(envelope);
+    // The reporter redacts on its own (withRedaction); the journal gets what it shows.
+    journal.append(redactEnvelope(envelope, options.redactor));
     reporter.event(envelope);
   }
   const finished = events.at(-1)?.event;

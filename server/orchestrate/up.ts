@@ -32,7 +32,9 @@ import { fetchKubeconfig, saveKubeconfig, waitForNodes } from "../cluster/cluste
 import { resolveToken } from "../cluster/k3s-token.js";
 import { installRemoteFile } from "../deploy/remote-file.js";
 import { K3S_TOKEN_FILE, REGISTRY_TLS_FILES } from "../deploy/layout.js";
-import type { Secret } from "../../shared/secret.js";
+import { Secret } from "../../shared/secret.js";
+import type { Redactor } from "../../shared/redactor.js";
+import { redactingSink, withRedaction } from "./redaction.js";
 import type { ServerCertificate } from "../pki/pki.js";
 import { RunTracker, type HostOutcome } from "./run-tracker.js";
 import type { StepCheck } from "../../agent/commands/check-plan.js";
@@ -58,6 +60,15 @@ export interface UpOptions {
   /** How long a host may be away (not yet connected, or disconnected) before it is lost. */
   readonly hostGraceMs: number;
   readonly reporter: UpReporter;
+  /** Sudo passwords by host name (resolveSudoPasswords), for hosts whose sudo needs one. */
+  readonly sudoPasswords?: ReadonlyMap<string, Secret>;
+  /**
+   * The run's secrets, redacted from the journal, the reporter and errors
+   * (server/orchestrate/redaction.ts). `up` adds the inventory's, the sudo
+   * passwords, the k3s token and the registry's key; pass one to redact
+   * what the caller prints with the same knowledge.
+   */
+  readonly redactor?: Redactor;
   readonly signal?: AbortSignal;
   /** The offline bundle: verified (hashes, and the signature against `trustedKeys` when any) before any host is touched. */
   readonly bundle?: { readonly location: string; readonly trustedKeys: readonly KeyObject[] };
@@ -140,8 +151,9 @@ export async function dryRun(options: Omit<UpOptions, "port" | "hostGraceMs" | "
  * same inventory (provisioner killed) is resumed, not restarted.
  * Throws JOURNAL_IN_USE when another groundcrew holds the journal.
  */
-export async function up(options: UpOptions): Promise<UpResult> {
-  const { inventory, reporter } = options;
+export async function up(given: UpOptions): Promise<UpResult> {
+  const options = withRedaction(given);
+  const { inventory, reporter, redactor } = options;
   const bundle = await verifyIfGiven(options);
   const addons = await loadAddonSources(inventory, bundle);
   await checkNfsStorage(inventory, bundle);
@@ -190,7 +202,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
       tls: { cert: tls.certPem, key: tls.keyPem, ca: tls.caPem },
       hosts: new Set(names),
       isRevoked: (serial) => pki.isRevoked(serial),
-      sink: journal,
+      sink: redactingSink(journal, redactor),
       onHello: (host, hello) => {
         if (hello.protocol !== PROTOCOL_VERSION) {
           return { reject: "PROTOCOL_MISMATCH", message: `provisioner speaks protocol ${PROTOCOL_VERSION}` };
@@ -253,6 +265,8 @@ export async function up(options: UpOptions): Promise<UpResult> {
         ? { registryCert: await pki.issueRegistryCert(registryNames(layout.depot)) }
         : {}),
     };
+    if (secrets.token !== undefined) redactor.add(secrets.token);
+    if (secrets.registryCert !== undefined) redactor.add(new Secret(secrets.registryCert.keyPem));
     const context = (connection: HostConnection): StartContext => ({
       runId,
       url: `wss://${dialAddress(connection)}:${port}${AGENT_PATH}`,

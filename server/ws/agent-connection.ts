@@ -10,6 +10,7 @@ import {
   type Plan,
   type ServerMessage,
 } from "../../shared/protocol.js";
+import { terminalSafe } from "../../shared/terminal-safe.js";
 import { AGENT_FAULT_CODES, type JournalSink } from "./journal-sink.js";
 import type { PeerIdentity } from "./peer-identity.js";
 
@@ -21,7 +22,16 @@ export type HelloDecision =
   | { readonly plan: Plan; readonly ackedSeq: number }
   | { readonly reject: RejectCode; readonly message: string };
 
-export const CLOSE = { goingAway: 1001, policy: 1008, tooBig: 1009, internal: 1011 } as const;
+export const CLOSE = {
+  goingAway: 1001,
+  invalidData: 1007,
+  policy: 1008,
+  tooBig: 1009,
+  internal: 1011,
+} as const;
+
+/** Strict UTF-8: a malformed sequence is an error, never a silent U+FFFD. The BOM is kept, so JSON refuses it. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export interface ConnectionDeps {
   readonly sink: JournalSink;
@@ -154,7 +164,15 @@ export class AgentConnection {
       this.#drop(CLOSE.tooBig, `frame of ${bytes.length} bytes is over ${MAX_FRAME_BYTES}`);
       return;
     }
-    const parsed = parseAgentMessage(bytes.toString("utf8"));
+    // ws already closes on invalid UTF-8 (1007); decoding strictly here keeps that a decision of this class.
+    let text: string;
+    try {
+      text = UTF8.decode(bytes);
+    } catch {
+      this.#drop(CLOSE.invalidData, "frame is not valid UTF-8");
+      return;
+    }
+    const parsed = parseAgentMessage(text);
     if (!parsed.ok) {
       this.#drop(CLOSE.policy, parsed.error);
       return;
@@ -176,7 +194,7 @@ export class AgentConnection {
       return;
     }
     if (hello.host !== this.host) {
-      this.#violation("AGENT_PROTOCOL_VIOLATION", `hello claims host ${JSON.stringify(hello.host)}`);
+      this.#violation("AGENT_PROTOCOL_VIOLATION", `hello claims host ${quoted(hello.host)}`);
       this.reject("HOST_MISMATCH", "hello names another host than the certificate");
       return;
     }
@@ -213,10 +231,7 @@ export class AgentConnection {
       return;
     }
     if (envelope.host !== this.host) {
-      this.#drop(
-        CLOSE.policy,
-        `event about host ${JSON.stringify(envelope.host)} from another host's certificate`,
-      );
+      this.#drop(CLOSE.policy, `event about host ${quoted(envelope.host)} from another host's certificate`);
       return;
     }
     if (envelope.runId !== this.#runId) {
@@ -287,4 +302,9 @@ export class AgentConnection {
 function dispatch<M extends { type: string }>(handlers: Handlers<M>, message: M): void {
   const handler = handlers[message.type as M["type"]] as (message: M) => void;
   handler(message);
+}
+
+/** A peer's text quoted for a report: JSON quotes, every control character escaped (DEL and C1 too). */
+function quoted(text: string): string {
+  return terminalSafe(JSON.stringify(text));
 }

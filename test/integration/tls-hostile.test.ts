@@ -158,6 +158,29 @@ describe(
       expect(harness.errors.at(-1)?.message).toMatch(/JOURNAL_GAP/);
     });
 
+    it("takes a seq going backwards with the same event as a resend, and terminal escapes as plain data", async () => {
+      harness = await startServer(world);
+      const a = await welcomed("a");
+      const hostile = {
+        ...envelope("node-a", 2),
+        event: {
+          kind: "step.log" as const,
+          stepId: "swap-off",
+          stream: "stderr" as const,
+          line: "\u001b]0;owned\u0007\u001b[2J\u009b31m done",
+        },
+      };
+      a.event(envelope("node-a", 1));
+      a.event(hostile);
+      a.event(envelope("node-a", 1));
+      await waitFor(() => a.of("ack").length === 3, 5000, "three acks");
+      expect(a.of("ack").map((ack) => ack.seq)).toEqual([1, 2, 2]);
+      expect(a.isOpen).toBe(true);
+      expect(harness.errors).toEqual([]);
+      expect(harness.events.map((event) => event.seq)).toEqual([1, 2]);
+      expect(harness.sink.events.get(`${RUN}/node-a`)?.[1]).toEqual(hostile);
+    });
+
     it("refuses a second live agent for one host (cloned identity) and keeps the first", async () => {
       harness = await startServer(world);
       const first = await welcomed("a");

@@ -1,14 +1,17 @@
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { GroundcrewError } from "../../../shared/errors.js";
+import { Redactor } from "../../../shared/redactor.js";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
 import { locateAgentBinary } from "../../agent-binary.js";
 import { loadInventory } from "../../inventory/load.js";
+import { inventorySecrets, redactError } from "../../orchestrate/redaction.js";
 import { reset } from "../../orchestrate/reset.js";
 import { resolveSudoPasswords, terminalAsker } from "../../orchestrate/sudo-passwords.js";
 import { KnownHosts } from "../../ssh/known-hosts.js";
 import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, type CliIo } from "../io.js";
+import { redactingIo } from "../redacting-io.js";
 import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
 
 interface ResetFlags {
@@ -61,15 +64,19 @@ export function registerResetCommand(program: Command, io: CliIo, confirm = term
           throw new GroundcrewError("RESET_NOT_CONFIRMED", "reset not confirmed: nothing was changed");
         }
       }
+      const sudoPasswords = await resolveSudoPasswords(inventory, process.env, terminalAsker());
+      const redactor = new Redactor(inventorySecrets(inventory, sudoPasswords));
+      const out = redactingIo(io, redactor);
       const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
-      const view = new ProgressView(names, { write: io.out }, mode);
+      const view = new ProgressView(names, { write: out.out }, mode);
       const result = await reset({
         inventory,
         stateDir: stateDirPath(),
         agent: await locateAgentBinary(),
         knownHosts: await KnownHosts.open(stateDirPath()),
         acceptNewHostKeys: flags.acceptNewHostKeys === true,
-        sudoPasswords: await resolveSudoPasswords(inventory, process.env, terminalAsker()),
+        sudoPasswords,
+        redactor,
         concurrency: parseConcurrency(flags.concurrency),
         reporter: {
           phase: (host, text, state) => {
@@ -82,13 +89,15 @@ export function registerResetCommand(program: Command, io: CliIo, confirm = term
             view.transfer(host, done, total, what);
           },
           note: (text) => {
-            io.progress(terminalSafe(text));
+            out.progress(terminalSafe(text));
           },
         },
+      }).catch((error: unknown) => {
+        throw redactError(error, redactor);
       });
       view.close();
       const failed = [...result.outcomes].filter(([, outcome]) => outcome !== "reset");
-      io.out(
+      out.out(
         failed.length === 0
           ? `reset ${result.runId}: all ${result.outcomes.size} host(s) reset\n`
           : `reset ${result.runId}: ${failed.map(([host, outcome]) => `${terminalSafe(host)} ${outcome}`).join(", ")}; run reset again once fixed\n`,

@@ -1,14 +1,19 @@
 import type { Command } from "commander";
+import { Redactor } from "../../../shared/redactor.js";
+import type { Secret } from "../../../shared/secret.js";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
 import { formatBytes } from "../../../shared/format-bytes.js";
 import { locateAgentBinary } from "../../agent-binary.js";
 import { loadPublicKey } from "../../bundle/signature.js";
 import { loadInventory } from "../../inventory/load.js";
+import type { Inventory } from "../../inventory/types.js";
+import { inventorySecrets, redactError } from "../../orchestrate/redaction.js";
 import { resolveSudoPasswords, terminalAsker } from "../../orchestrate/sudo-passwords.js";
 import { dryRun, up, type UpResult } from "../../orchestrate/up.js";
 import { KnownHosts } from "../../ssh/known-hosts.js";
 import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, parsePort, type CliIo } from "../io.js";
+import { redactingIo } from "../redacting-io.js";
 import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
 import { renderCheckReport } from "../render-check.js";
 
@@ -58,9 +63,29 @@ export function registerUpCommand(program: Command, io: CliIo): void {
     });
 }
 
-/** Resolves true when every host succeeded (or, for --dry-run, when the checks passed). */
-export async function runUpCommand(flags: UpFlags, io: CliIo): Promise<boolean> {
+/**
+ * Resolves true when every host succeeded (or, for --dry-run, when the checks
+ * passed). Everything it prints, and the error it throws, has the run's
+ * secrets redacted (server/orchestrate/redaction.ts).
+ */
+export async function runUpCommand(flags: UpFlags, terminal: CliIo): Promise<boolean> {
   const inventory = await loadInventory(flags.inventory);
+  const sudoPasswords = await resolveSudoPasswords(inventory, process.env, terminalAsker());
+  const redactor = new Redactor(inventorySecrets(inventory, sudoPasswords));
+  try {
+    return await runUp(flags, redactingIo(terminal, redactor), inventory, sudoPasswords, redactor);
+  } catch (error) {
+    throw redactError(error, redactor);
+  }
+}
+
+async function runUp(
+  flags: UpFlags,
+  io: CliIo,
+  inventory: Inventory,
+  sudoPasswords: ReadonlyMap<string, Secret>,
+  redactor: Redactor,
+): Promise<boolean> {
   const names = inventory.hosts.map((host) => host.name);
   const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
   const view = new ProgressView(names, { write: io.out }, mode);
@@ -70,7 +95,8 @@ export async function runUpCommand(flags: UpFlags, io: CliIo): Promise<boolean> 
     agent: await locateAgentBinary(),
     knownHosts: await KnownHosts.open(stateDirPath()),
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
-    sudoPasswords: await resolveSudoPasswords(inventory, process.env, terminalAsker()),
+    sudoPasswords,
+    redactor,
     concurrency: parseConcurrency(flags.concurrency),
     reporter: {
       phase: (host: string, text: string, state?: "running" | "failed" | "lost") => {
