@@ -6,6 +6,7 @@ import { parseFrame, PROTOCOL_VERSION, type Plan } from "../../shared/protocol.j
 import { VERSION } from "../../shared/version.js";
 import { Ledger } from "../ledger/ledger.js";
 import { Outbox, outboxReporter } from "../outbox/outbox.js";
+import { OutboxDelivery } from "../outbox/outbox-delivery.js";
 import { RunState, completionReporter } from "../outbox/run-state.js";
 import { runPlan } from "../runner/run-plan.js";
 import { defaultRegistry } from "../steps/index.js";
@@ -56,8 +57,7 @@ export async function serveCommand(configFile: string, deps: ServeDeps): Promise
           resolve(EXIT_REFUSED);
           return;
         }
-        if (welcome.ackedSeq > outbox.ackedSeq) void outbox.ack(welcome.ackedSeq);
-        for (const envelope of outbox.pending(welcome.ackedSeq)) client.send(envelope);
+        void delivery.welcomed(welcome.ackedSeq);
         if (started || finished) return;
         started = true;
         void execute(welcome.plan).catch((error: unknown) => {
@@ -67,8 +67,8 @@ export async function serveCommand(configFile: string, deps: ServeDeps): Promise
         });
       },
       onAck: (seq) => {
-        void outbox.ack(seq).then(() => {
-          if (finished && outbox.ackedSeq >= outbox.lastSeq) {
+        void delivery.acked(seq).then(() => {
+          if (finished && delivery.drained) {
             void client.close();
             resolve(0);
           }
@@ -83,7 +83,7 @@ export async function serveCommand(configFile: string, deps: ServeDeps): Promise
         deps.stderr(`groundcrew-agent: ${error.message}\n`);
       },
     });
-    outbox.onAppend((envelope) => client.send(envelope));
+    const delivery = new OutboxDelivery(outbox, (envelope) => client.send(envelope));
     client.start();
 
     const execute = async (plan: Plan): Promise<void> => {
@@ -97,7 +97,7 @@ export async function serveCommand(configFile: string, deps: ServeDeps): Promise
       });
       await fs.writeFileAtomic(doneMarker, "", 0o600);
       finished = true;
-      if (outbox.ackedSeq >= outbox.lastSeq) {
+      if (delivery.drained) {
         void client.close();
         resolve(0);
       }

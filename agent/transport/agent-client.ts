@@ -16,7 +16,7 @@ export type RejectCode = Extract<ServerMessage, { type: "reject" }>["code"];
 
 /**
  * Lifecycle: connecting → awaiting-welcome → welcomed → (connection ends) →
- * waiting (backoff) → connecting ... ; "stopped" after `close()` or a reject.
+ * waiting (backoff) → connecting ... ; "stopped" after `close()` or a final reject.
  */
 export type AgentClientState =
   "idle" | "connecting" | "awaiting-welcome" | "welcomed" | "waiting" | "stopped";
@@ -36,6 +36,15 @@ export interface AgentClientOptions {
   readonly pingIntervalMs?: number;
   /** A server silent (no frame, no pong) for longer than this is dropped and redialed. Default 15000. */
   readonly deadlineMs?: number;
+  /**
+   * How long `reject DUPLICATE_AGENT` is retried, with backoff, before it is
+   * final. The provisioner refuses a second connection for a host while the
+   * first one still counts as live, and after a crash, a reboot or a path
+   * that died silently, the first one is this agent's own dead connection,
+   * which the provisioner drops only once it is silent past its deadline.
+   * Default 4 × deadlineMs (the provisioner's deadline is the same by default).
+   */
+  readonly duplicateRetryMs?: number;
   readonly backoff?: BackoffOptions;
   /** [0, 1), for the jitter. Default Math.random. */
   readonly random?: () => number;
@@ -43,11 +52,17 @@ export interface AgentClientOptions {
   readonly now?: () => number;
   /** Timer source for pings and backoff waits. Default setTimeout. */
   readonly schedule?: Schedule;
+  /**
+   * Opens one WebSocket (default `new WebSocket(url, options)`). A test hands
+   * in a simulated socket that behaves as ws does: events are emitted
+   * asynchronously, never from inside this call.
+   */
+  readonly openSocket?: (url: string, options: WebSocket.ClientOptions) => WebSocket;
   /** The server accepted this agent. Resend everything after `welcome.ackedSeq` (`send` works from here). */
   readonly onWelcome: (welcome: Welcome) => void;
   /** Every event with seq ≤ `seq` is committed on the provisioner; the outbox may delete them. */
   readonly onAck: (seq: number) => void;
-  /** The server refused this identity or run; the client has stopped and does not redial. */
+  /** A final refusal of this identity or run (see `duplicateRetryMs`); the client has stopped and does not redial. */
   readonly onReject: (code: RejectCode, message: string) => void;
   /** A connection that had opened ended; the client redials unless stopped. Unacked events must be resent. */
   readonly onDisconnect: (info: { readonly code: number; readonly reason: string }) => void;
@@ -61,8 +76,11 @@ export interface AgentClientOptions {
  * socket or returns false, and the on-disk outbox resends from
  * `welcome.ackedSeq` after every reconnect. Reconnects use exponential
  * backoff with full jitter (the count resets on each welcome); a ping/pong
- * deadline catches silent drops. A `reject` (DUPLICATE_AGENT included) stops
- * it for good; what happens next is the agent's decision. Callbacks run on
+ * deadline catches silent drops. A `reject` stops it for good (what happens
+ * next is the agent's decision), except that DUPLICATE_AGENT is redialed
+ * with backoff until `duplicateRetryMs` has passed since the first of a row
+ * of them (a welcome ends the row): a restarted agent outlasts its own dead
+ * connection, a clone of a live agent still gives up. Callbacks run on
  * socket events and must not throw.
  */
 export class AgentClient {
@@ -70,6 +88,8 @@ export class AgentClient {
   #ws: WebSocket | undefined;
   #attempt = 0;
   #lastHeard = 0;
+  /** When the current row of DUPLICATE_AGENT refusals began. */
+  #duplicateSince: number | undefined;
   #timer: Timer | undefined;
   readonly #schedule: Schedule;
   readonly #now: () => number;
@@ -85,6 +105,13 @@ export class AgentClient {
       this.options.onAck(message.seq);
     },
     reject: (message) => {
+      if (message.code === "DUPLICATE_AGENT" && this.#retryDuplicate()) {
+        this.#report(
+          "refused as a duplicate of a live connection; redialing in case that is our own dead one",
+        );
+        this.#ws?.terminate();
+        return;
+      }
       this.#stop();
       this.options.onReject(message.code, message.message);
     },
@@ -137,7 +164,8 @@ export class AgentClient {
   #connect(): void {
     this.#state = "connecting";
     const { tls } = this.options;
-    const ws = new WebSocket(this.options.url, {
+    const open = this.options.openSocket ?? ((url, options) => new WebSocket(url, options));
+    const ws = open(this.options.url, {
       cert: tls.cert,
       key: tls.key,
       ca: [tls.ca],
@@ -205,6 +233,7 @@ export class AgentClient {
     }
     this.#state = "welcomed";
     this.#attempt = 0;
+    this.#duplicateSince = undefined;
     this.options.onWelcome(welcome);
   }
 
@@ -223,6 +252,14 @@ export class AgentClient {
       if (ws.readyState === WebSocket.OPEN) ws.ping();
       this.#scheduleLiveness();
     }, interval);
+  }
+
+  /** Whether a DUPLICATE_AGENT refusal now is still within `duplicateRetryMs` of the first of its row. */
+  #retryDuplicate(): boolean {
+    const now = this.#now();
+    this.#duplicateSince ??= now;
+    const window = this.options.duplicateRetryMs ?? 4 * (this.options.deadlineMs ?? 15_000);
+    return now - this.#duplicateSince < window;
   }
 
   #waitAndRedial(): void {

@@ -3,12 +3,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocketServer } from "ws";
 import { GroundcrewError } from "../../shared/errors.js";
 import { MAX_FRAME_BYTES, type EventEnvelope } from "../../shared/protocol.js";
-import { AgentConnection, CLOSE, type Hello, type HelloDecision } from "./agent-connection.js";
+import type { Hello, HelloDecision } from "./agent-connection.js";
+import { AgentHub } from "./agent-hub.js";
 import type { JournalSink } from "./journal-sink.js";
-import { checkPeer, type PeerIdentity, type PeerPolicy } from "./peer-identity.js";
+import { checkPeer, type PeerPolicy } from "./peer-identity.js";
 import { ARTIFACT_ROUTE, serveArtifact, type ArtifactLookup } from "./artifact-route.js";
 import { refuseUpgrade } from "./upgrade-refusal.js";
 
@@ -65,7 +66,8 @@ export interface AgentServerOptions {
  * /agent whose verified certificate maps to a known, unrevoked host:
  * everything else gets 401/403/404 and no WebSocket. Identity comes from the
  * certificate, never from a message. One live connection per host; a
- * misbehaving connection is dropped without disturbing the others.
+ * misbehaving connection is dropped without disturbing the others (the
+ * connections themselves are an AgentHub's).
  */
 export class AgentServer {
   readonly #https: Server;
@@ -73,19 +75,28 @@ export class AgentServer {
   readonly #policy: PeerPolicy;
   readonly #pingIntervalMs: number;
   readonly #deadlineMs: number;
-  readonly #now: () => number;
-  readonly #all = new Set<AgentConnection>();
-  readonly #live = new Map<string, AgentConnection>();
+  readonly #hub: AgentHub;
   readonly #sockets = new Set<Socket>();
   #ticker: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
-  #onDrained: () => void = () => undefined;
   #artifactBytes = 0;
 
   private constructor(private readonly options: AgentServerOptions) {
     this.#pingIntervalMs = options.pingIntervalMs ?? 5000;
     this.#deadlineMs = options.deadlineMs ?? 15000;
-    this.#now = options.now ?? Date.now;
+    this.#hub = new AgentHub({
+      sink: options.sink,
+      onHello: options.onHello,
+      onEvent: (envelope) => options.onEvent?.(envelope),
+      onHostLost: (host) => options.onHostLost?.(host),
+      onHostDisconnected: (host) => options.onHostDisconnected?.(host),
+      report: (error) => {
+        this.#report(error);
+      },
+      now: options.now ?? Date.now,
+      deadlineMs: this.#deadlineMs,
+      closeGraceMs: this.#closeGraceMs(),
+    });
     const hosts = options.hosts;
     this.#policy = {
       isKnownHost: typeof hosts === "function" ? hosts : (host) => hosts.has(host),
@@ -145,7 +156,7 @@ export class AgentServer {
       });
     });
     server.#ticker = setInterval(() => {
-      server.#tick();
+      server.#hub.tick();
     }, server.#pingIntervalMs);
     server.#ticker.unref();
     return server;
@@ -159,7 +170,7 @@ export class AgentServer {
 
   /** Hosts with a live connection (welcomed or not yet). */
   liveHosts(): string[] {
-    return [...this.#live.keys()];
+    return this.#hub.liveHosts();
   }
 
   /**
@@ -169,11 +180,7 @@ export class AgentServer {
    * cannot come back. Returns whether there was a live session.
    */
   revokeLive(host: string): boolean {
-    const connection = this.#live.get(host);
-    if (connection === undefined) return false;
-    this.#live.delete(host);
-    connection.reject("REVOKED", "this agent's certificate was revoked");
-    return true;
+    return this.#hub.revokeLive(host);
   }
 
   /** Stops listening, closes every agent connection (1001) and every socket; resolves when all are gone. Idempotent. */
@@ -189,14 +196,7 @@ export class AgentServer {
         resolve();
       });
     });
-    const drained = new Promise<void>((resolve) => {
-      this.#onDrained = resolve;
-      const grace = setTimeout(resolve, this.#closeGraceMs());
-      grace.unref();
-    });
-    for (const connection of this.#all) connection.close(CLOSE.goingAway, "provisioner shutting down");
-    if (this.#all.size === 0) this.#onDrained();
-    await drained;
+    await this.#hub.shutDown();
     this.#https.closeAllConnections();
     for (const socket of this.#sockets) socket.destroy();
     this.#wss.close();
@@ -272,102 +272,8 @@ export class AgentServer {
       return;
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      this.#accept(ws, check.peer);
+      this.#hub.accept(ws, check.peer);
     });
-  }
-
-  #accept(ws: WebSocket, peer: PeerIdentity): void {
-    const connection = new AgentConnection(
-      ws,
-      peer,
-      {
-        sink: this.options.sink,
-        onHello: this.options.onHello,
-        onEvent: (envelope) => this.options.onEvent?.(envelope),
-        report: (error) => {
-          this.#report(error);
-        },
-        now: this.#now,
-        closeGraceMs: this.#closeGraceMs(),
-      },
-      (closed) => {
-        this.#connectionClosed(closed);
-      },
-    );
-    this.#all.add(connection);
-    if (this.#closed !== undefined) {
-      connection.close(CLOSE.goingAway, "provisioner shutting down");
-      return;
-    }
-    // A live connection already silent past the deadline is taken to be dead (the agent
-    // noticed first and redialed); one that is closing is on its way out. Only a
-    // connection that is really alive makes the newcomer a duplicate.
-    const existing = this.#live.get(peer.host);
-    if (existing !== undefined && !existing.closing) {
-      if (this.#now() - existing.lastHeard > this.#deadlineMs) this.#lose(existing);
-      else {
-        this.#report(
-          new GroundcrewError(
-            "AGENT_DUPLICATE",
-            `${peer.host}: a second agent connected from ${peer.remote} while ${existing.remote} is live; refused`,
-            {
-              context: {
-                host: peer.host,
-                remote: peer.remote,
-                liveRemote: existing.remote,
-                serial: peer.serial,
-              },
-            },
-          ),
-        );
-        connection.reject("DUPLICATE_AGENT", "another agent with this host's identity is connected");
-        return;
-      }
-    }
-    this.#live.set(peer.host, connection);
-  }
-
-  #connectionClosed(connection: AgentConnection): void {
-    this.#all.delete(connection);
-    if (this.#all.size === 0) this.#onDrained();
-    if (this.#live.get(connection.host) === connection) this.#live.delete(connection.host);
-    if (connection.runId !== "") this.#callback(() => this.options.onHostDisconnected?.(connection.host));
-  }
-
-  /** Every ping interval: terminate the silent, drop those that never said hello, ping the rest. */
-  #tick(): void {
-    const now = this.#now();
-    for (const connection of this.#all) {
-      if (connection.closing) continue;
-      if (now - connection.lastHeard > this.#deadlineMs) this.#lose(connection);
-      else if (!connection.welcomed && now - connection.openedAt > this.#deadlineMs) {
-        this.#report(
-          new GroundcrewError(
-            "AGENT_PROTOCOL_VIOLATION",
-            `${connection.host}: no hello within ${this.#deadlineMs} ms`,
-            {
-              context: { host: connection.host, remote: connection.remote },
-            },
-          ),
-        );
-        connection.close(CLOSE.policy, "no hello in time");
-      } else connection.ping();
-    }
-  }
-
-  #lose(connection: AgentConnection): void {
-    const wasWelcomed = connection.welcomed;
-    if (this.#live.get(connection.host) === connection) this.#live.delete(connection.host);
-    connection.terminate();
-    if (wasWelcomed) this.#callback(() => this.options.onHostLost?.(connection.host));
-  }
-
-  #callback(call: () => void): void {
-    try {
-      call();
-    } catch (cause) {
-      this.#report(new GroundcrewError("AGENT_CALLBACK_FAILED", "an AgentServer callback threw", { cause }));
-    }
   }
 
   #report(error: GroundcrewError): void {
