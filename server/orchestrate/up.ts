@@ -30,6 +30,10 @@ import { clusterManifests } from "../cluster/manifests/cluster-manifests.js";
 import { clusterLayout, installSteps, plansK3s, type ClusterLayout } from "../cluster/install-plan.js";
 import { fetchKubeconfig, saveKubeconfig, waitForNodes } from "../cluster/cluster-ready.js";
 import { resolveToken } from "../cluster/k3s-token.js";
+import { syncNodeMetadata } from "../cluster/node-sync.js";
+import { waitForClusterReport } from "../cluster/report/cluster-report.js";
+import type { ClusterExpectations, ClusterReport } from "../cluster/report/types.js";
+import { DEVICE_PLUGIN_MANIFEST } from "../cluster/manifests/device-plugin.js";
 import { installRemoteFile } from "../deploy/remote-file.js";
 import { K3S_TOKEN_FILE, REGISTRY_TLS_FILES } from "../deploy/layout.js";
 import { Secret } from "../../shared/secret.js";
@@ -97,13 +101,20 @@ export type UpResult =
       readonly cluster?: ClusterOutcome;
     };
 
-/** Whether every node came up Ready, and where the kubeconfig went. */
+/** Whether the cluster came up as planned (every node Ready, GPUs, storage, add-ons), what it holds, and where the kubeconfig went. */
 export type ClusterOutcome =
-  | { readonly ok: true; readonly nodes: number; readonly kubeconfig: string }
-  | { readonly ok: false; readonly problem: string };
+  | {
+      readonly ok: true;
+      readonly nodes: number;
+      readonly kubeconfig: string;
+      readonly report: ClusterReport;
+    }
+  | { readonly ok: false; readonly problem: string; readonly report?: ClusterReport };
 
 /** How long `up` waits, after the last host finished, for every node to be Ready. */
 const NODES_READY_TIMEOUT_MS = 180_000;
+/** Then how long for the rest: GPUs offered, storage classes, add-on installs. */
+const CLUSTER_READY_TIMEOUT_MS = 300_000;
 
 export function journalPath(stateDir: string): string {
   return path.join(stateDir, "journal.db");
@@ -295,7 +306,21 @@ export async function up(given: UpOptions): Promise<UpResult> {
     const cluster =
       failed || k3sHosts.size === 0 || first === undefined || layout.firstServer === undefined
         ? undefined
-        : await verifyCluster(first, layout.firstServer, [...k3sHosts], options);
+        : await verifyCluster(first, layout.firstServer, options, {
+            hosts: inventory.hosts.filter((host) => k3sHosts.has(host.name)),
+            devicePlugin: manifests.manifests.some((manifest) => manifest.name === DEVICE_PLUGIN_MANIFEST),
+            storageClasses: [],
+            addons: addons.map((addon) => addon.name),
+            ...(layout.depot === undefined || layout.registryEndpoint === undefined
+              ? {}
+              : {
+                  registry: {
+                    depot: layout.depot.name,
+                    endpoint: layout.registryEndpoint,
+                    images: images.length,
+                  },
+                }),
+          });
     if (cluster?.ok === false) failed = true;
     journal.finishRun(
       runId,
@@ -388,23 +413,39 @@ async function runPhases(
   }
 }
 
-/** Waits for every k3s host's node to be Ready on the first server, then saves the kubeconfig. */
+/**
+ * The final verification phase: waits for every k3s host's node to be Ready
+ * on the first server, brings node labels and taints in line with the
+ * inventory, saves the kubeconfig, then waits for what the plan deployed
+ * (GPUs offered, storage classes, add-ons) and reports what is ready.
+ */
 async function verifyCluster(
   first: HostConnection,
   server: InventoryHost,
-  expected: readonly string[],
   options: UpOptions,
+  expected: ClusterExpectations,
 ): Promise<ClusterOutcome> {
   const { reporter } = options;
-  reporter.phase(server.name, `cluster: waiting for ${expected.length} node(s) to be Ready`);
+  const names = expected.hosts.map((host) => host.name);
+  reporter.phase(server.name, `cluster: waiting for ${names.length} node(s) to be Ready`);
   try {
-    const report = await waitForNodes(first.root, expected, NODES_READY_TIMEOUT_MS);
+    const nodes = await waitForNodes(first.root, names, NODES_READY_TIMEOUT_MS);
+    const synced = await syncNodeMetadata(first.root, expected.hosts, nodes.nodes);
+    for (const change of synced.changes) reporter.phase(server.name, `cluster: ${change}`);
     const kubeconfig = await saveKubeconfig(options.stateDir, await fetchKubeconfig(first.root, server));
     reporter.phase(
       server.name,
-      `cluster: all ${report.ready.length} node(s) Ready; kubeconfig in ${kubeconfig}`,
+      `cluster: all ${nodes.ready.length} node(s) Ready; checking GPUs, storage and add-ons`,
     );
-    return { ok: true, nodes: report.ready.length, kubeconfig };
+    const found = await waitForClusterReport(first.root, expected, CLUSTER_READY_TIMEOUT_MS, synced.changes);
+    const report = { ...found, problems: [...synced.problems, ...found.problems] };
+    if (report.problems.length > 0) {
+      const problem = report.problems.join("; ");
+      reporter.phase(server.name, `cluster: ${problem}`, "failed");
+      return { ok: false, problem, report };
+    }
+    reporter.phase(server.name, `cluster: ready; kubeconfig in ${kubeconfig}`);
+    return { ok: true, nodes: nodes.ready.length, kubeconfig, report };
   } catch (error) {
     const problem = error instanceof Error ? error.message : String(error);
     reporter.phase(server.name, `cluster: ${problem}`, "failed");

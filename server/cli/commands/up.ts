@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { Redactor } from "../../../shared/redactor.js";
 import type { Secret } from "../../../shared/secret.js";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
+import { renderClusterReport } from "../render-cluster-report.js";
 import { formatBytes } from "../../../shared/format-bytes.js";
 import { locateAgentBinary } from "../../agent-binary.js";
 import { loadPublicKey } from "../../bundle/signature.js";
@@ -176,10 +177,12 @@ function report(result: UpResult, names: readonly string[], io: CliIo, json: boo
               `see: groundcrew status --run ${result.runId}; groundcrew logs HOST --run ${result.runId}\n`,
       );
       const cluster = result.cluster;
-      if (cluster !== undefined) {
+      if (cluster !== undefined && json) io.out(`${JSON.stringify({ cluster })}\n`);
+      else if (cluster !== undefined) {
+        if (cluster.report !== undefined) io.out(renderClusterReport(cluster.report));
         io.out(
           cluster.ok
-            ? `cluster: ${cluster.nodes} node(s) Ready; kubeconfig: ${cluster.kubeconfig}\n`
+            ? `cluster: ready, ${cluster.nodes} node(s); kubeconfig: ${cluster.kubeconfig}\n`
             : `cluster: ${terminalSafe(cluster.problem)}\n`,
         );
       }

@@ -12,6 +12,7 @@ import {
 } from "./node-runtime.js";
 import { nodeOptions } from "./node-options.js";
 import { nodePassword } from "./node-password.js";
+import { probeNodeStatus } from "./node-status.js";
 import { loadRegistries } from "./registries.js";
 import { Settings } from "./settings.js";
 import { notifyReady } from "./systemd-notify.js";
@@ -26,7 +27,7 @@ import { K3S_COMMIT, K3S_VERSION } from "./version.js";
  * A refused token is fatal (exit 1; systemd restarts it); an unreachable
  * server or a node-password conflict is retried every 5 s. Once joined it
  * sets up the host (images, containerd config, cni0, KUBE-FIREWALL) and
- * heartbeats every 5 s until SIGTERM.
+ * heartbeats every 5 s with its status (CPUs, memory, GPUs, runtimes) until SIGTERM.
  */
 export async function runAgent(args: readonly string[]): Promise<number> {
   const settings = await Settings.load("agent", args, process.env);
@@ -47,7 +48,8 @@ export async function runAgent(args: readonly string[]): Promise<number> {
   info(`Node ${options.nodeName} joined the cluster at ${server.origin}`);
   const containerd = await setUpHost(options.dataDir, registries, options.disableDefaultRegistryEndpoint);
   const stopHeartbeats = heartbeatLoop(async () => {
-    reportHeartbeat(options.nodeName, await sendHeartbeat(server, ca, credentials));
+    const status = await probeNodeStatus(options.dataDir);
+    reportHeartbeat(options.nodeName, await sendHeartbeat(server, ca, credentials, status));
   });
   info("k3s agent is up and running");
   await notifyReady();

@@ -29,7 +29,7 @@ VERSION:
 COMMANDS:
    server        Run management server
    agent         Run node agent
-   kubectl       Run kubectl (nodes only)
+   kubectl       Run kubectl (the verbs and resources the double serves)
    check-config  Run config check
 `;
 

@@ -4,10 +4,17 @@ import path from "node:path";
 import { z } from "zod";
 import { FatalError } from "./fatal.js";
 import { isNotFound } from "./files.js";
-import { registrationSchema, type Registration } from "./protocol.js";
+import { nodeAnnotations, registeredLabels } from "./node-defaults.js";
+import { registrationSchema, type NodeStatus, type Registration } from "./protocol.js";
 import { randomPassword, sameSecret } from "./token.js";
 
+/**
+ * A Node as the datastore keeps it. `labels`, `annotations` and `taints`
+ * are the Node's own (whoever set them: the kubelet and k3s at
+ * registration, or `kubectl patch` later); `status` is the node's last report.
+ */
 const nodeRecordSchema = registrationSchema.extend({
+  annotations: z.record(z.string()).default({}),
   name: z.string(),
   uid: z.string(),
   passwordHash: z.string(),
@@ -91,26 +98,29 @@ export class ClusterState {
   }
 
   /**
-   * Registers a node, or re-registers one whose node password matches
-   * (addresses and node info are refreshed; labels and taints, like in
-   * k3s, count only at first registration). Another password under the same
-   * name is refused.
+   * Registers a node, or re-registers one whose node password matches. As
+   * in k3s, taints count only at first registration; labels set since (by
+   * `kubectl patch`) stay, except that node-label keys get their configured
+   * values again and the kubelet's and a server's role labels are restored
+   * (registeredLabels). Addresses, node info and status are refreshed.
+   * Another password under the same name is refused.
    */
   register(name: string, password: string, registration: Registration): RegisterOutcome {
     const existing = this.node(name);
     const now = new Date().toISOString();
+    const embeddedEtcd = this.state.embeddedEtcd;
     if (existing !== undefined) {
       if (!sameSecret(existing.passwordHash, hashPassword(password))) return "password-rejected";
-      this.replace({
+      const updated: NodeRecord = {
         ...existing,
-        internalIp: registration.internalIp,
-        ...(registration.externalIp === undefined ? {} : { externalIp: registration.externalIp }),
-        hostname: registration.hostname,
-        arch: registration.arch,
-        osImage: registration.osImage,
-        kernelVersion: registration.kernelVersion,
+        ...registration,
+        labels: registeredLabels(existing.labels, registration, embeddedEtcd),
+        annotations: { ...existing.annotations, ...nodeAnnotations(registration) },
+        taints: existing.taints,
         lastHeartbeat: now,
-      });
+      };
+      if (registration.externalIp === undefined) delete updated.externalIp;
+      this.replace(updated);
       return "rejoined";
     }
     this.state = {
@@ -119,6 +129,8 @@ export class ClusterState {
         ...this.state.nodes,
         {
           ...registration,
+          labels: registeredLabels({}, registration, embeddedEtcd),
+          annotations: nodeAnnotations(registration),
           name,
           uid: randomUUID(),
           passwordHash: hashPassword(password),
@@ -132,12 +144,34 @@ export class ClusterState {
     return "registered";
   }
 
-  heartbeat(name: string, password: string): HeartbeatOutcome {
+  /** A node's heartbeat, with its current status when it sent one. */
+  heartbeat(name: string, password: string, status?: NodeStatus): HeartbeatOutcome {
     const existing = this.node(name);
     if (existing === undefined) return "not-found";
     if (!sameSecret(existing.passwordHash, hashPassword(password))) return "password-rejected";
-    this.replace({ ...existing, lastHeartbeat: new Date().toISOString() });
+    this.replace({
+      ...existing,
+      ...(status === undefined ? {} : { status }),
+      lastHeartbeat: new Date().toISOString(),
+    });
     return "ok";
+  }
+
+  /** Stores a Node's new labels, annotations and taints (a patch through the API); undefined when there is no such node. */
+  updateMetadata(
+    name: string,
+    changes: Pick<NodeRecord, "labels" | "annotations" | "taints">,
+  ): NodeRecord | undefined {
+    const existing = this.node(name);
+    if (existing === undefined) return undefined;
+    const updated = {
+      ...existing,
+      labels: changes.labels,
+      annotations: changes.annotations,
+      taints: changes.taints,
+    };
+    this.replace(updated);
+    return updated;
   }
 
   /** Deletes a Node and its node-password record; false when there was none. */

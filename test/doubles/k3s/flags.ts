@@ -86,6 +86,9 @@ const ENTRIES: readonly Entry[] = [
   ["write-kubeconfig-mode", "string", SERVER, { ...USED, env: "K3S_KUBECONFIG_MODE" }],
   ["https-listen-port", "string", SERVER, USED],
   ["disable", "list", SERVER, USED],
+  ["default-local-storage-path", "string", SERVER, USED],
+  ["disable-helm-controller", "bool", SERVER, USED],
+  ["system-default-registry", "string", SERVER, USED],
   // Server only, accepted only.
   ["write-kubeconfig-group", "string", SERVER, { env: "K3S_KUBECONFIG_GROUP" }],
   ["cluster-reset", "bool", SERVER, { env: "K3S_CLUSTER_RESET" }],
@@ -135,12 +138,10 @@ const ENTRIES: readonly Entry[] = [
   ["etcd-s3-timeout", "string", SERVER],
   ["etcd-s3-proxy", "string", SERVER],
   ["etcd-s3-config-secret", "string", SERVER],
-  ["default-local-storage-path", "string", SERVER],
   ["disable-scheduler", "bool", SERVER],
   ["disable-cloud-controller", "bool", SERVER],
   ["disable-kube-proxy", "bool", SERVER],
   ["disable-network-policy", "bool", SERVER],
-  ["disable-helm-controller", "bool", SERVER],
   ["disable-apiserver", "bool", SERVER],
   ["disable-controller-manager", "bool", SERVER],
   ["disable-etcd", "bool", SERVER],
@@ -148,7 +149,6 @@ const ENTRIES: readonly Entry[] = [
   ["supervisor-metrics", "bool", SERVER],
   ["secrets-encryption", "bool", SERVER],
   ["secrets-encryption-provider", "string", SERVER],
-  ["system-default-registry", "string", SERVER],
   ["kine-tls", "bool", SERVER],
 ];
 

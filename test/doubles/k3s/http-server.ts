@@ -6,7 +6,7 @@ import { messageOf } from "./fatal.js";
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-const MAX_BODY = 1 << 20;
+const MAX_BODY = 4 << 20;
 
 /** Serves `handler` over HTTPS with `serving` on `address:port`; resolves once listening. */
 export function listenHttps(
@@ -31,7 +31,7 @@ export function listenHttps(
   });
 }
 
-/** The request body as text; over 1 MiB is refused. */
+/** The request body as text; over 4 MiB is refused (a HelmChart with its chart inline fits). */
 export async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;

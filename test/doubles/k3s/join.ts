@@ -7,6 +7,7 @@ import {
   NODE_PASSWORD_HEADER,
   PATHS,
   type Bootstrap,
+  type NodeStatus,
   type Registration,
 } from "./protocol.js";
 import { caHashOf, type JoinToken } from "./token.js";
@@ -96,14 +97,19 @@ export async function registerNode(
   if (answer.status !== 200) throw new NotReadyError(`${url.href}: ${answer.status} ${answer.body.trim()}`);
 }
 
-/** One heartbeat; resolves with the HTTP status (200 ok, 404 the Node was deleted, ...). */
-export async function sendHeartbeat(server: URL, ca: string, credentials: NodeCredentials): Promise<number> {
+/** One heartbeat with this node's status; resolves with the HTTP status (200 ok, 404 the Node was deleted, ...). */
+export async function sendHeartbeat(
+  server: URL,
+  ca: string,
+  credentials: NodeCredentials,
+  status: NodeStatus,
+): Promise<number> {
   const answer = await reach(() =>
     httpsRequest(new URL(PATHS.heartbeat, server), {
       method: "POST",
       ca,
-      headers: nodeHeaders(credentials),
-      body: "{}",
+      headers: { ...nodeHeaders(credentials), "content-type": "application/json" },
+      body: JSON.stringify({ status }),
     }),
   );
   return answer.status;

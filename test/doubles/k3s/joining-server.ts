@@ -2,7 +2,6 @@ import { setUpHost } from "./host-setup.js";
 import { fetchBootstrap, fetchClusterCa, registerNode, sendHeartbeat } from "./join.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { info } from "./log.js";
-import { logManifests } from "./manifests.js";
 import { forwardingHandler } from "./forwarder.js";
 import {
   heartbeatLoop,
@@ -14,8 +13,11 @@ import {
 } from "./node-runtime.js";
 import type { ServerOptions } from "./node-options.js";
 import { nodePassword } from "./node-password.js";
+import { probeNodeStatus } from "./node-status.js";
+import { remoteObjectApi } from "./remote-object-api.js";
 import type { Registries } from "./registries.js";
-import { serverPaths, writeCa, writeTokenFiles } from "./server-files.js";
+import { writeCa, writeTokenFiles } from "./server-files.js";
+import { stageManifests, startServerControllers } from "./server-controllers.js";
 import { serveApi } from "./serving.js";
 import { notifyReady } from "./systemd-notify.js";
 import { caHashOf, parseToken } from "./token.js";
@@ -54,7 +56,7 @@ export async function runJoiningServer(
   });
   info(`Joined the cluster at ${seed.origin}; wrote kubeconfig ${options.kubeconfigFile}`);
   // Every server, not only the first, keeps an auto-deploy manifests folder (k3s does not sync it).
-  await logManifests(serverPaths(options.dataDir).manifests, options.disable);
+  await stageManifests(options);
   const server = await serveApi(
     options,
     { certPem: bootstrap.caCertPem, keyPem: bootstrap.caKeyPem },
@@ -66,14 +68,18 @@ export async function runJoiningServer(
   await retryUntilReady(() => registerNode(seed, ca, credentials, self));
   const containerd = await setUpHost(options.dataDir, registries, options.disableDefaultRegistryEndpoint);
   const stopHeartbeats = heartbeatLoop(async () => {
-    reportHeartbeat(options.nodeName, await sendHeartbeat(seed, ca, credentials));
+    const status = await probeNodeStatus(options.dataDir);
+    reportHeartbeat(options.nodeName, await sendHeartbeat(seed, ca, credentials, status));
   });
+  // Its deploy controller applies this server's manifests through the datastore's server.
+  const stopControllers = startServerControllers(options, remoteObjectApi(seed, ca, bootstrap.adminToken));
   info("k3s is up and running");
   await notifyReady();
 
   const signal = await waitForStop();
   info(`Received ${signal}; shutting down`);
   stopHeartbeats();
+  stopControllers();
   server.close();
   server.closeAllConnections();
   containerd?.close();

@@ -81,11 +81,17 @@ export function parseTaints(specs: readonly string[]): Taint[] {
   });
 }
 
-function isQualifiedName(key: string): boolean {
+/** A label or annotation key: `[prefix/]name`, the prefix a DNS subdomain, the name at most 63 characters. */
+export function isQualifiedName(key: string): boolean {
   const slash = key.indexOf("/");
   if (slash === -1) return NAME.test(key);
   const prefix = key.slice(0, slash);
   return prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix) && NAME.test(key.slice(slash + 1));
+}
+
+/** A label value: empty, or at most 63 alphanumerics, '-', '_', '.', alphanumeric at both ends. */
+export function isLabelValue(value: string): boolean {
+  return value === "" || NAME.test(value);
 }
 
 function namespaceOf(key: string): string {

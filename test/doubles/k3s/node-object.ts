@@ -1,33 +1,28 @@
 import type { NodeRecord } from "./cluster-state.js";
+import type { NodeStatus } from "./protocol.js";
+import { binaryQuantity } from "./quantities.js";
 import { CONTAINERD_VERSION, K3S_VERSION } from "./version.js";
 
 /** A node is Ready while its last heartbeat is younger than this (nodes heartbeat every 5 s). */
 export const READY_WINDOW_MS = 20_000;
 
+/** Whether a node counts as Ready: its last heartbeat is under READY_WINDOW_MS old. */
+export function nodeIsReady(node: NodeRecord, now: Date): boolean {
+  return now.getTime() - Date.parse(node.lastHeartbeat) < READY_WINDOW_MS;
+}
+
+/** The extended resource NVIDIA's device plugin advertises. */
+export const GPU_RESOURCE = "nvidia.com/gpu";
+
 /**
  * A `v1 Node` as the Kubernetes API returns it, for one node of the
- * datastore: the registration labels plus the ones k3s and the kubelet add
- * (hostname, os, arch, instance-type, and on servers node-role
- * control-plane/master, plus etcd when the cluster has embedded etcd),
- * taints, the Ready condition from the last heartbeat, addresses and node info.
+ * datastore: its labels, annotations and taints as stored, the Ready
+ * condition from the last heartbeat, addresses, node info, and capacity and
+ * allocatable from the node's last report (nodeResources), with `gpus`
+ * `nvidia.com/gpu` when NVIDIA's device plugin runs there (0: none).
  */
-export function nodeObject(node: NodeRecord, embeddedEtcd: boolean, now: Date): Record<string, unknown> {
-  const ready = now.getTime() - Date.parse(node.lastHeartbeat) < READY_WINDOW_MS;
-  const labels: Record<string, string> = {
-    "beta.kubernetes.io/arch": node.arch,
-    "beta.kubernetes.io/instance-type": "k3s",
-    "beta.kubernetes.io/os": "linux",
-    "kubernetes.io/arch": node.arch,
-    "kubernetes.io/hostname": node.hostname,
-    "kubernetes.io/os": "linux",
-    "node.kubernetes.io/instance-type": "k3s",
-    ...node.labels,
-  };
-  if (node.role === "server") {
-    labels["node-role.kubernetes.io/control-plane"] = "true";
-    labels["node-role.kubernetes.io/master"] = "true";
-    if (embeddedEtcd) labels["node-role.kubernetes.io/etcd"] = "true";
-  }
+export function nodeObject(node: NodeRecord, now: Date, gpus: number): Record<string, unknown> {
+  const ready = nodeIsReady(node, now);
   const pressure = (type: string, reason: string, message: string): Record<string, string> => ({
     type,
     status: ready ? "False" : "Unknown",
@@ -43,13 +38,8 @@ export function nodeObject(node: NodeRecord, embeddedEtcd: boolean, now: Date): 
       name: node.name,
       uid: node.uid,
       creationTimestamp: node.createdAt,
-      labels: Object.fromEntries(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))),
-      annotations: {
-        "k3s.io/internal-ip": node.internalIp,
-        "k3s.io/hostname": node.hostname,
-        "node.alpha.kubernetes.io/ttl": "0",
-        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-      },
+      labels: sorted(node.labels),
+      annotations: sorted(node.annotations),
     },
     spec: {
       podCIDR: node.podCidr,
@@ -88,22 +78,37 @@ export function nodeObject(node: NodeRecord, embeddedEtcd: boolean, now: Date): 
         osImage: node.osImage,
         systemUUID: "",
       },
-      capacity: { cpu: "2", memory: "2048Mi", pods: "110" },
-      allocatable: { cpu: "2", memory: "2048Mi", pods: "110" },
+      ...nodeResources(node.status, gpus),
     },
   };
 }
 
-/** A `v1 NodeList` of every node. */
-export function nodeList(
-  nodes: readonly NodeRecord[],
-  embeddedEtcd: boolean,
-  now: Date,
-): Record<string, unknown> {
-  return {
-    apiVersion: "v1",
-    kind: "NodeList",
-    metadata: { resourceVersion: String(now.getTime()) },
-    items: nodes.map((node) => nodeObject(node, embeddedEtcd, now)),
+/**
+ * `status.capacity` and `status.allocatable` as a k3s kubelet reports them:
+ * cpu, memory (all allocatable: k3s reserves none and its hard eviction
+ * thresholds are disk-only), pods 110, ephemeral-storage (allocatable less
+ * the 5% `nodefs.available` eviction threshold), no hugepages, and
+ * `nvidia.com/gpu` when `gpus` > 0.
+ */
+export function nodeResources(
+  status: NodeStatus,
+  gpus: number,
+): { capacity: Record<string, string>; allocatable: Record<string, string> } {
+  const storage = status.ephemeralStorageBytes;
+  const common = {
+    cpu: String(status.cpu),
+    "hugepages-1Gi": "0",
+    "hugepages-2Mi": "0",
+    memory: binaryQuantity(status.memoryBytes),
+    ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}),
+    pods: "110",
   };
+  return {
+    capacity: { ...common, "ephemeral-storage": binaryQuantity(storage) },
+    allocatable: { ...common, "ephemeral-storage": binaryQuantity(storage - Math.floor(storage * 0.05)) },
+  };
+}
+
+function sorted(record: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
 }

@@ -33,6 +33,11 @@ export interface ServerOptions extends NodeOptions {
   readonly httpsPort: number;
   readonly bindAddress: string;
   readonly disable: readonly string[];
+  /** default-local-storage-path (default `<data-dir>/storage`), for the packaged local-storage manifest. */
+  readonly localStoragePath: string;
+  /** system-default-registry ("" for none), prefixed to packaged images. */
+  readonly systemDefaultRegistry: string;
+  readonly disableHelmController: boolean;
 }
 
 /** Reads and checks the flags both roles have; bad labels, taints, IPs or URLs are FatalErrors. */
@@ -71,6 +76,9 @@ export async function serverOptions(settings: Settings): Promise<ServerOptions> 
     httpsPort: port,
     bindAddress: settings.string("bind-address") ?? "0.0.0.0",
     disable: settings.list("disable"),
+    localStoragePath: settings.string("default-local-storage-path") ?? `${node.dataDir}/storage`,
+    systemDefaultRegistry: settings.string("system-default-registry") ?? "",
+    disableHelmController: settings.bool("disable-helm-controller"),
   };
 }
 

@@ -3,13 +3,14 @@ import { goArch, kernelVersion, osImage } from "./host-info.js";
 import { NotReadyError } from "./join.js";
 import { error as logError, info } from "./log.js";
 import type { NodeOptions } from "./node-options.js";
+import { probeNodeStatus } from "./node-status.js";
 import type { Registration } from "./protocol.js";
 
 /** How often nodes heartbeat (the server calls a node Ready while its last heartbeat is under 20 s old). */
 export const HEARTBEAT_MS = 5_000;
 const RETRY_MS = 5_000;
 
-/** This node's registration: its labels and taints, addresses and node info. */
+/** This node's registration: its labels and taints, addresses, node info and status. */
 export async function registration(
   role: "server" | "agent",
   options: NodeOptions,
@@ -25,6 +26,7 @@ export async function registration(
     arch: goArch(),
     osImage: await osImage(),
     kernelVersion: kernelVersion(),
+    status: await probeNodeStatus(options.dataDir),
   };
 }
 
@@ -45,13 +47,19 @@ export async function retryUntilReady<T>(attempt: () => Promise<T>): Promise<T> 
   }
 }
 
-/** Calls `beat` every 5 s (errors logged, never thrown); returns a function that stops it. */
+/**
+ * Calls `beat` now (once the host is set up, so the status it sends is
+ * current) and then every 5 s; errors are logged, never thrown. Returns a
+ * function that stops it.
+ */
 export function heartbeatLoop(beat: () => Promise<void>): () => void {
-  const timer = setInterval(() => {
+  const once = (): void => {
     beat().catch((error: unknown) => {
       logError(`Failed to update node status, will retry: ${messageOf(error)}`);
     });
-  }, HEARTBEAT_MS);
+  };
+  once();
+  const timer = setInterval(once, HEARTBEAT_MS);
   return () => {
     clearInterval(timer);
   };

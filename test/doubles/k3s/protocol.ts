@@ -23,7 +23,25 @@ export const taintSchema = z.object({
   effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
 });
 
-/** A node's registration: what its kubelet reports when it first registers (labels and taints only count then). */
+/**
+ * What a node's kubelet reports about its host with its registration and
+ * every heartbeat: CPUs, memory and data-dir filesystem size in bytes, the
+ * GPUs `nvidia-smi -L` lists, and the runtime handlers of its containerd config.
+ */
+export const nodeStatusSchema = z.object({
+  cpu: z.number().int().min(1),
+  memoryBytes: z.number().int().min(0),
+  ephemeralStorageBytes: z.number().int().min(0),
+  gpus: z.number().int().min(0),
+  runtimes: z.array(z.string()),
+});
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
+
+/**
+ * A node's registration: its node-label labels (applied at every
+ * registration, as k3s re-applies them at start), its node-taint taints
+ * (only at first registration), addresses, node info and status.
+ */
 export const registrationSchema = z.object({
   role: z.enum(["server", "agent"]),
   labels: z.record(z.string()),
@@ -34,8 +52,12 @@ export const registrationSchema = z.object({
   arch: z.string().min(1),
   osImage: z.string(),
   kernelVersion: z.string(),
+  status: nodeStatusSchema,
 });
 export type Registration = z.infer<typeof registrationSchema>;
+
+/** A heartbeat's body: the node's current status (absent: unchanged). */
+export const heartbeatSchema = z.object({ status: nodeStatusSchema.optional() });
 
 /** What a joining server receives: the cluster's CA (with its key), admin credentials, token passwords. */
 export const bootstrapSchema = z.object({

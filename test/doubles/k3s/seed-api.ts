@@ -11,8 +11,11 @@ import {
   type Handler,
 } from "./http-server.js";
 import { error as logError, info } from "./log.js";
-import { nodeList, nodeObject } from "./node-object.js";
+import { nodeRoutes } from "./node-api.js";
+import { objectRoutes } from "./object-routes.js";
+import type { ObjectStore } from "./object-store.js";
 import {
+  heartbeatSchema,
   NODE_NAME_HEADER,
   NODE_PASSWORD_HEADER,
   PATHS,
@@ -25,6 +28,7 @@ import { K3S_VERSION } from "./version.js";
 /** What the first server answers with. Secrets: the CA key and every password. */
 export interface SeedContext {
   readonly state: ClusterState;
+  readonly objects: ObjectStore;
   readonly caCertPem: string;
   readonly caKeyPem: string;
   readonly serverPassword: string;
@@ -41,8 +45,8 @@ export const NODE_PASSWORD_REJECTED =
  *   GET  /v1-k3s/server-bootstrap           basic auth `server`
  *   POST /v1-k3s/double/register|heartbeat  basic auth `server`, or `node` with the agent token
  *                                           (registering a server needs `server`)
- *   GET  /api/v1/nodes[/NAME], DELETE /api/v1/nodes/NAME, GET /readyz, /livez
- *                                           bearer admin token
+ *   /api/v1/nodes[/NAME] (node-api.ts), other resources (object-routes.ts),
+ *   GET /readyz, /livez                     bearer admin token
  * Wrong credentials: 401 (and k3s's log line); a node name held by another
  * node password: 403; heartbeat of a deleted node: 404.
  */
@@ -71,27 +75,8 @@ export function seedHandler(context: SeedContext): Handler {
       sendText(res, 200, "ok");
       return;
     }
-    const now = new Date();
-    if (route === "GET /api/v1/nodes") {
-      sendJson(res, 200, nodeList(context.state.nodes(), context.state.embeddedEtcd, now));
-      return;
-    }
-    const named = /^\/api\/v1\/nodes\/([^/]+)$/.exec(url.pathname);
-    if (named !== null && (req.method === "GET" || req.method === "DELETE")) {
-      const name = decodeURIComponent(named[1] ?? "");
-      const node = context.state.node(name);
-      if (node === undefined) {
-        sendStatus(res, 404, "NotFound", `nodes "${name}" not found`, { name, kind: "nodes" });
-        return;
-      }
-      const object = nodeObject(node, context.state.embeddedEtcd, now);
-      if (req.method === "DELETE") {
-        context.state.remove(name);
-        info(`Deleted node ${name} and its node password secret ${name}.node-password.k3s`);
-      }
-      sendJson(res, 200, object);
-      return;
-    }
+    if (await nodeRoutes(context.state, context.objects, req, res, url.pathname)) return;
+    if (await objectRoutes(context.state, context.objects, req, res, url.pathname)) return;
     sendStatus(res, 404, "NotFound", "the server could not find the requested resource");
   };
 }
@@ -153,8 +138,8 @@ async function supervisor(
     return;
   }
   if (route === `POST ${PATHS.heartbeat}`) {
-    await readBody(req);
-    const outcome = context.state.heartbeat(name, password);
+    const beat = heartbeatSchema.safeParse(parseJson(await readBody(req)));
+    const outcome = context.state.heartbeat(name, password, beat.success ? beat.data.status : undefined);
     if (outcome === "not-found") {
       sendText(res, 404, `nodes "${name}" not found`);
       return;

@@ -5,13 +5,16 @@ import { setUpHost } from "./host-setup.js";
 import { NotReadyError } from "./join.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { info } from "./log.js";
-import { logManifests } from "./manifests.js";
 import { heartbeatLoop, registration, retryUntilReady, waitForStop } from "./node-runtime.js";
 import type { ServerOptions } from "./node-options.js";
 import { nodePassword } from "./node-password.js";
+import { probeNodeStatus } from "./node-status.js";
+import { localObjectApi } from "./object-api.js";
+import { ObjectStore } from "./object-store.js";
 import type { Registries } from "./registries.js";
 import { NODE_PASSWORD_REJECTED, seedHandler } from "./seed-api.js";
-import { loadOrCreateCa, serverPaths, storedServerPassword, writeTokenFiles } from "./server-files.js";
+import { loadOrCreateCa, storedServerPassword, writeTokenFiles } from "./server-files.js";
+import { stageManifests, startServerControllers } from "./server-controllers.js";
 import { serveApi } from "./serving.js";
 import { notifyReady } from "./systemd-notify.js";
 import { caHashOf, parseToken, randomPassword } from "./token.js";
@@ -23,6 +26,7 @@ import { caHashOf, parseToken, randomPassword } from "./token.js";
  * hash (else fatal); with none configured the stored one is kept, or a
  * random one made; a configured token that differs from the stored one is
  * fatal ("bootstrap data already found and encrypted with different token").
+ * Holds the datastore (nodes, objects), runs the deploy and helm controllers.
  * Runs until SIGTERM; resolves with the exit status.
  */
 export async function runSeedServer(options: ServerOptions, registries: Registries): Promise<number> {
@@ -50,6 +54,7 @@ export async function runSeedServer(options: ServerOptions, registries: Registri
   await writeTokenFiles(options.dataDir, caHash, serverPassword, agent?.password);
 
   const state = ClusterState.open(options.dataDir, options.clusterInit);
+  const objects = ObjectStore.open(options.dataDir);
   info(
     state.embeddedEtcd
       ? "Managed etcd cluster initializing (test double: datastore file)"
@@ -62,7 +67,7 @@ export async function runSeedServer(options: ServerOptions, registries: Registri
     mode: options.kubeconfigMode,
   });
   info(`Wrote kubeconfig ${options.kubeconfigFile}`);
-  await logManifests(serverPaths(options.dataDir).manifests, options.disable);
+  await stageManifests(options);
 
   const password = await nodePassword();
   const server = await serveApi(
@@ -70,6 +75,7 @@ export async function runSeedServer(options: ServerOptions, registries: Registri
     ca,
     seedHandler({
       state,
+      objects,
       caCertPem: ca.certPem,
       caKeyPem: ca.keyPem,
       serverPassword,
@@ -85,16 +91,17 @@ export async function runSeedServer(options: ServerOptions, registries: Registri
     return Promise.resolve();
   });
   const containerd = await setUpHost(options.dataDir, registries, options.disableDefaultRegistryEndpoint);
-  const stopHeartbeats = heartbeatLoop(() => {
-    state.heartbeat(options.nodeName, password);
-    return Promise.resolve();
+  const stopHeartbeats = heartbeatLoop(async () => {
+    state.heartbeat(options.nodeName, password, await probeNodeStatus(options.dataDir));
   });
+  const stopControllers = startServerControllers(options, localObjectApi(objects), objects);
   info("k3s is up and running");
   await notifyReady();
 
   const signal = await waitForStop();
   info(`Received ${signal}; shutting down`);
   stopHeartbeats();
+  stopControllers();
   server.close();
   server.closeAllConnections();
   containerd?.close();

@@ -16,6 +16,7 @@ export function serverPaths(dataDir: string): {
   readonly nodeToken: string;
   readonly agentToken: string;
   readonly manifests: string;
+  readonly staticDir: string;
 } {
   const dir = path.join(dataDir, "server");
   return {
@@ -28,6 +29,7 @@ export function serverPaths(dataDir: string): {
     nodeToken: path.join(dir, "node-token"),
     agentToken: path.join(dir, "agent-token"),
     manifests: path.join(dir, "manifests"),
+    staticDir: path.join(dir, "static"),
   };
 }
 

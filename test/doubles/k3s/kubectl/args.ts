@@ -11,12 +11,31 @@ export interface KubectlArgs {
   readonly waitFor?: string;
   readonly timeout?: string;
   readonly raw?: string;
+  readonly namespace?: string;
+  readonly filename?: string;
+  readonly patch?: string;
+  readonly patchType?: string;
   readonly all: boolean;
+  readonly allNamespaces: boolean;
   readonly noHeaders: boolean;
   readonly ignoreNotFound: boolean;
+  readonly wait: boolean;
 }
 
-const VALUED: Readonly<Record<string, keyof KubectlArgs>> = {
+type Valued =
+  | "kubeconfig"
+  | "output"
+  | "selector"
+  | "waitFor"
+  | "timeout"
+  | "raw"
+  | "namespace"
+  | "filename"
+  | "patch"
+  | "patchType";
+type Switch = "all" | "allNamespaces" | "noHeaders" | "ignoreNotFound" | "wait";
+
+const VALUED: Readonly<Record<string, Valued>> = {
   "--kubeconfig": "kubeconfig",
   "-o": "output",
   "--output": "output",
@@ -25,17 +44,37 @@ const VALUED: Readonly<Record<string, keyof KubectlArgs>> = {
   "--for": "waitFor",
   "--timeout": "timeout",
   "--raw": "raw",
+  "-n": "namespace",
+  "--namespace": "namespace",
+  "-f": "filename",
+  "--filename": "filename",
+  "-p": "patch",
+  "--patch": "patch",
+  "--type": "patchType",
 };
-const SWITCHES: Readonly<Record<string, "all" | "noHeaders" | "ignoreNotFound">> = {
+const SWITCHES: Readonly<Record<string, Switch>> = {
   "--all": "all",
+  "-A": "allNamespaces",
+  "--all-namespaces": "allNamespaces",
   "--no-headers": "noHeaders",
   "--ignore-not-found": "ignoreNotFound",
+  "--wait": "wait",
 };
 
-/** Parses kubectl's arguments (flags anywhere, `--flag value` or `--flag=value`); other flags are refused. */
+/**
+ * Parses kubectl's arguments: flags anywhere, `--flag value`, `--flag=value`,
+ * and one-letter flags joined to their value (`-ojson`, `-nkube-system`).
+ * Other flags are refused as not implemented.
+ */
 export function parseKubectlArgs(argv: readonly string[]): KubectlArgs {
-  const values: Record<string, string> = {};
-  const switches = { all: false, noHeaders: false, ignoreNotFound: false };
+  const values: Partial<Record<Valued, string>> = {};
+  const switches: Record<Switch, boolean> = {
+    all: false,
+    allNamespaces: false,
+    noHeaders: false,
+    ignoreNotFound: false,
+    wait: true,
+  };
   const positional: string[] = [];
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index] ?? "";
@@ -44,10 +83,15 @@ export function parseKubectlArgs(argv: readonly string[]): KubectlArgs {
       continue;
     }
     const equals = arg.indexOf("=");
-    const flag = equals === -1 ? arg : arg.slice(0, equals);
+    let flag = equals === -1 ? arg : arg.slice(0, equals);
+    let inline = equals === -1 ? undefined : arg.slice(equals + 1);
+    if (!arg.startsWith("--") && arg.length > 2 && VALUED[arg.slice(0, 2)] !== undefined && arg[2] !== "=") {
+      flag = arg.slice(0, 2);
+      inline = arg.slice(2);
+    }
     const key = VALUED[flag];
     if (key !== undefined) {
-      let value = equals === -1 ? undefined : arg.slice(equals + 1);
+      let value = inline;
       if (value === undefined) {
         index += 1;
         value = argv[index];
@@ -58,30 +102,11 @@ export function parseKubectlArgs(argv: readonly string[]): KubectlArgs {
     }
     const name = SWITCHES[flag];
     if (name !== undefined) {
-      switches[name] = equals === -1 || arg.slice(equals + 1) === "true";
+      switches[name] = inline === undefined || inline === "true";
       continue;
     }
     throw new KubectlError(`error: flag ${flag} is not implemented by the test double`);
   }
   const [verb, ...rest] = positional;
   return { verb, positional: rest, ...values, ...switches };
-}
-
-/** `node/NAME`, `nodes NAME...` or `nodes`: the node names asked for ([] = all). Other resources are refused. */
-export function nodeTargets(positional: readonly string[]): string[] {
-  const [first, ...rest] = positional;
-  if (first === undefined) throw new KubectlError("error: you must specify the type of resource to get");
-  const isNodes = (type: string): boolean => ["node", "nodes", "no"].includes(type);
-  if (first.includes("/")) {
-    const names = positional.map((item) => {
-      const [type = "", name = ""] = item.split("/", 2);
-      if (!isNodes(type))
-        throw new KubectlError(`error: the resource type "${type}" is not implemented by the test double`);
-      return name;
-    });
-    return names;
-  }
-  if (!isNodes(first))
-    throw new KubectlError(`error: the resource type "${first}" is not implemented by the test double`);
-  return rest;
 }

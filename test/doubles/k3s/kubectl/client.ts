@@ -36,12 +36,29 @@ const kubeconfigSchema = z.object({
   ),
 });
 
-const statusSchema = z.object({ kind: z.literal("Status"), reason: z.string(), message: z.string() });
+const statusSchema = z.object({
+  kind: z.literal("Status"),
+  reason: z.string(),
+  message: z.string(),
+  details: z
+    .object({
+      kind: z.string().optional(),
+      name: z.string().optional(),
+      causes: z.array(z.object({ field: z.string().optional(), message: z.string() })).optional(),
+    })
+    .optional(),
+});
+
+/** A request body and its media type. */
+export interface RequestBody {
+  readonly text: string;
+  readonly contentType: string;
+}
 
 /** The Kubernetes API as one kubeconfig reaches it. */
 export interface ApiClient {
-  /** GET/DELETE `apiPath`; resolves with the parsed JSON body of a 2xx answer, else rejects with KubectlError. */
-  request(method: "GET" | "DELETE", apiPath: string): Promise<unknown>;
+  /** `method apiPath` (with `body`); resolves with the parsed JSON body of a 2xx answer, else rejects with KubectlError. */
+  request(method: "GET" | "DELETE" | "PATCH" | "PUT", apiPath: string, body?: RequestBody): Promise<unknown>;
   /** The raw body of a GET (for --raw). */
   raw(apiPath: string): Promise<string>;
 }
@@ -91,11 +108,21 @@ export async function apiClient(kubeconfigFlag: string | undefined): Promise<Api
       "error: the test double's kubectl supports only bearer-token users (not implemented by the test double)",
     );
 
-  const send = async (method: string, apiPath: string): Promise<{ status: number; body: string }> => {
+  const send = async (
+    method: string,
+    apiPath: string,
+    body?: RequestBody,
+  ): Promise<{ status: number; body: string }> => {
     try {
       return await httpsRequest(new URL(apiPath, server), {
         method,
-        headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": body.contentType }),
+        },
+        ...(body === undefined ? {} : { body: body.text }),
+        timeoutMs: 30_000,
         ...(ca === undefined ? {} : { ca }),
         insecure: cluster.cluster["insecure-skip-tls-verify"] === true,
       });
@@ -112,13 +139,12 @@ export async function apiClient(kubeconfigFlag: string | undefined): Promise<Api
     if (status >= 200 && status < 300) return;
     if (status === 401) throw new KubectlError("error: You must be logged in to the server (Unauthorized)");
     const failure = statusSchema.safeParse(parseJson(body));
-    if (failure.success)
-      throw new KubectlError(`Error from server (${failure.data.reason}): ${failure.data.message}`);
+    if (failure.success) throw new KubectlError(statusMessage(failure.data));
     throw new KubectlError(`Error from server: ${status} ${body.trim()}`);
   };
   return {
-    async request(method, apiPath) {
-      const answer = await send(method, apiPath);
+    async request(method, apiPath, body) {
+      const answer = await send(method, apiPath, body);
       check(answer.status, answer.body);
       return parseJson(answer.body);
     },
@@ -128,6 +154,24 @@ export async function apiClient(kubeconfigFlag: string | undefined): Promise<Api
       return answer.body;
     },
   };
+}
+
+/**
+ * How kubectl prints an API failure: `The Node "x" is invalid: field: message`
+ * (one line per cause after the first, `* `-prefixed, when there are several)
+ * for Invalid, else `Error from server (Reason): message`.
+ */
+function statusMessage(status: z.infer<typeof statusSchema>): string {
+  const details = status.details;
+  if (status.reason !== "Invalid" || details === undefined)
+    return `Error from server (${status.reason}): ${status.message}`;
+  const head = `The ${details.kind ?? ""} ${JSON.stringify(details.name ?? "")} is invalid`;
+  const causes = (details.causes ?? []).map((cause) =>
+    cause.field === undefined || cause.field === "" ? cause.message : `${cause.field}: ${cause.message}`,
+  );
+  if (causes.length === 0) return head;
+  if (causes.length === 1) return `${head}: ${causes[0] ?? ""}`;
+  return `${head}: \n${causes.map((cause) => `* ${cause}`).join("\n")}`;
 }
 
 function parseKubeconfig(file: string, text: string): z.infer<typeof kubeconfigSchema> {

@@ -1,16 +1,23 @@
+import { NODES } from "../resources.js";
+import { parseKubectlArgs, type KubectlArgs } from "./args.js";
 import { apiClient, KubectlError } from "./client.js";
-import { parseKubectlArgs, nodeTargets, type KubectlArgs } from "./args.js";
+import { deleteFile } from "./delete-file.js";
 import { parseGoDuration } from "./durations.js";
 import { conditionStatus, deleteNode, getNode, listNodes, matchesSelector, type Node } from "./nodes.js";
+import { deleteObjects, getObjects } from "./objects.js";
+import { patch } from "./patch.js";
 import { formatNodes } from "./print.js";
+import { parseTargets } from "./targets.js";
 
 /**
- * `k3s kubectl` (or the `kubectl` link) for nodes only: `get nodes [NAME...]`
- * (-o json|yaml|name|wide, -l, --no-headers), `get --raw PATH`,
- * `delete node NAME...` (--ignore-not-found), and
- * `wait --for=condition=C[=value] node/NAME... | nodes --all` (--timeout,
- * default 30s). Output and error messages are kubectl's; anything else is
- * "not implemented by the test double". Resolves with the exit status.
+ * `k3s kubectl` (or the `kubectl` link):
+ *   get TYPE [NAME...]   nodes (-o json|yaml|name|wide, -l, --no-headers) and every
+ *                        resource of resources.ts (objects.ts; -n, -A), `get --raw PATH`
+ *   delete TYPE NAME...  (--ignore-not-found); delete -f FILE (delete-file.ts)
+ *   patch node NAME -p   (patch.ts)
+ *   wait --for=condition=C[=value] node/NAME... | nodes --all (--timeout, default 30s)
+ * Output and error messages are kubectl's; anything else is "not
+ * implemented by the test double". Resolves with the exit status.
  */
 export async function kubectl(argv: readonly string[]): Promise<number> {
   try {
@@ -22,9 +29,11 @@ export async function kubectl(argv: readonly string[]): Promise<number> {
         return await remove(args);
       case "wait":
         return await wait(args);
+      case "patch":
+        return await patch(await apiClient(args.kubeconfig), args);
       case undefined:
         process.stdout.write(
-          "kubectl controls the Kubernetes cluster manager (test double: get, delete, wait for nodes).\n",
+          "kubectl controls the Kubernetes cluster manager (test double: get, delete, patch, wait).\n",
         );
         return 0;
       default:
@@ -43,7 +52,9 @@ async function get(args: KubectlArgs): Promise<number> {
     process.stdout.write(await client.raw(args.raw));
     return 0;
   }
-  const names = nodeTargets(args.positional);
+  const targets = parseTargets(args.positional);
+  if (targets.type !== NODES) return getObjects(client, args, targets);
+  const names = targets.names;
   const nodes =
     names.length === 0
       ? await listNodes(client)
@@ -59,7 +70,14 @@ async function get(args: KubectlArgs): Promise<number> {
 
 async function remove(args: KubectlArgs): Promise<number> {
   const client = await apiClient(args.kubeconfig);
-  const names = nodeTargets(args.positional);
+  if (args.filename !== undefined) {
+    if (args.timeout !== undefined && parseGoDuration(args.timeout) === undefined)
+      throw new KubectlError(`error: invalid argument "${args.timeout}" for "--timeout" flag`);
+    return deleteFile(client, args, args.filename);
+  }
+  const targets = parseTargets(args.positional);
+  if (targets.type !== NODES) return deleteObjects(client, args, targets);
+  const names = targets.names;
   if (names.length === 0)
     throw new KubectlError("error: resource(s) were provided, but no name was specified");
   for (const name of names) {
@@ -93,7 +111,12 @@ async function wait(args: KubectlArgs): Promise<number> {
     throw new KubectlError(`error: invalid argument "${args.timeout ?? ""}" for "--timeout" flag`);
   const deadline = Date.now() + (timeoutMs < 0 ? 7 * 86_400_000 : timeoutMs);
   const client = await apiClient(args.kubeconfig);
-  const named = nodeTargets(args.positional);
+  const targets = parseTargets(args.positional);
+  if (targets.type !== NODES)
+    throw new KubectlError(
+      `error: kubectl wait for ${targets.type.plural} is not implemented by the test double (nodes only)`,
+    );
+  const named = targets.names;
   if (named.length === 0 && !args.all)
     throw new KubectlError("error: resource(s) were provided, but no name was specified");
   const names = named.length > 0 ? named : (await listNodes(client)).map((node) => node.metadata.name);

@@ -57,10 +57,14 @@ export function conditionStatus(node: Node, type: string): string | undefined {
   return node.status?.conditions?.find((condition) => condition.type === type)?.status;
 }
 
-/** Whether a node matches a label selector of `key`, `!key`, `key=value`, `key==value`, `key!=value` terms joined by commas. */
+/** Whether a node matches a label selector (labelsMatch). */
 export function matchesSelector(node: Node, selector: string | undefined): boolean {
+  return labelsMatch(node.metadata.labels ?? {}, selector);
+}
+
+/** Whether labels match a label selector of `key`, `!key`, `key=value`, `key==value`, `key!=value` terms joined by commas. */
+export function labelsMatch(labels: Readonly<Record<string, string>>, selector: string | undefined): boolean {
   if (selector === undefined || selector === "") return true;
-  const labels = node.metadata.labels ?? {};
   return selector.split(",").every((term) => {
     const notEquals = /^([^!=]+)!=(.*)$/.exec(term);
     if (notEquals !== null) return labels[notEquals[1] ?? ""] !== notEquals[2];
