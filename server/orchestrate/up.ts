@@ -309,7 +309,7 @@ export async function up(given: UpOptions): Promise<UpResult> {
         : await verifyCluster(first, layout.firstServer, options, {
             hosts: inventory.hosts.filter((host) => k3sHosts.has(host.name)),
             devicePlugin: manifests.manifests.some((manifest) => manifest.name === DEVICE_PLUGIN_MANIFEST),
-            storageClasses: [],
+            storageClasses: inventory.storage.nfs === undefined ? [] : [inventory.storage.nfs.storageClass],
             addons: addons.map((addon) => addon.name),
             ...(layout.depot === undefined || layout.registryEndpoint === undefined
               ? {}

@@ -93,6 +93,9 @@ describe("add-ons: k3s auto-deploy manifests from the bundle, on a server + a wo
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(up.stdout).toMatch(/node1 +#\d+ k3s\.manifests succeeded/);
     expect(up.stdout).not.toMatch(/node2 +#\d+ k3s\.manifests/);
+    // The final verification: k3s applied both HelmCharts and their helm-install jobs completed.
+    expect(up.stdout).toMatch(/^add-on +hello +deployed +job helm-install-hello completed$/m);
+    expect(up.stdout).toMatch(/^add-on +big +deployed +job helm-install-big completed$/m);
 
     const read = (file: string) => fleet.asRoot("node1", ["cat", file]);
     expect(await read(manifest("groundcrew-traefik-config"))).toBe(

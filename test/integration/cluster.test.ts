@@ -71,7 +71,12 @@ describe("an HA cluster from a bundle: 3 servers (node1 the depot) + 1 worker", 
     const up = await fleet.groundcrew("up", "-i", inventory, "-b", bundle, "--port", PORT);
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(up.stdout).toMatch(/node1 +#\d+ registry\.seed succeeded/);
-    expect(up.stdout).toMatch(/cluster: 4 node\(s\) Ready/);
+    // The final verification's table: every node Ready with its roles, k3s's default storage class, the depot.
+    expect(up.stdout).toMatch(/^node +node4 +Ready +worker$/m);
+    expect(up.stdout).toMatch(/^node +node2 +Ready +\S*etcd\S*$/m);
+    expect(up.stdout).toMatch(/^storage +local-path +default +rancher\.io\/local-path$/m);
+    expect(up.stdout).toMatch(/^registry +node1 +serving /m);
+    expect(up.stdout).toMatch(/cluster: ready, 4 node\(s\)/);
     // Servers join one at a time after the first; the worker after every server.
     const finished = (host: string): number =>
       up.stdout.search(new RegExp(`${host} +#\\d+ k3s\\.install succeeded`));
@@ -113,6 +118,41 @@ describe("an HA cluster from a bundle: 3 servers (node1 the depot) + 1 worker", 
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).not.toMatch(/#\d+ (?!run )\S+ succeeded/);
     expect(again.stdout).toMatch(/node4 +#\d+ k3s\.install skipped/);
+  });
+
+  it("labels and taints edited in the inventory reach the node on the next up; others' stay", async () => {
+    await fleet.asRoot("node1", [
+      "/usr/local/bin/k3s",
+      "kubectl",
+      "patch",
+      "node",
+      "node4",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ metadata: { labels: { "example.com/owner": "ops" } } }),
+    ]);
+    const [n1, n2, n3, n4] = fleet.lab.machines;
+    const edited = await fleet.writeYamlInventory("ha-edited.yaml", [
+      "hosts:",
+      `  - {name: node1, address: ${n1?.address}, role: server, depot: true, installDocker: true}`,
+      `  - {name: node2, address: ${n2?.address}, role: server}`,
+      `  - {name: node3, address: ${n3?.address}, role: server}`,
+      `  - name: node4`,
+      `    address: ${n4?.address}`,
+      "    installDocker: true",
+      "    groups: [training]",
+      "    labels: {team: vision}",
+      "    taints: [gpu-only=true:PreferNoSchedule]",
+    ]);
+    const up = await fleet.groundcrew("up", "-i", edited, "-b", bundle, "--port", PORT);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    // team=vision may already be there: k3s restarts with the new node-label, taints it leaves to us.
+    expect(up.stdout).toMatch(/synced node4: label topology\.kubernetes\.io\/zone removed/);
+    expect(up.stdout).toMatch(/synced node4: taint dedicated=ml:NoSchedule removed/);
+    const worker = (await nodes(fleet, "node1")).get("node4");
+    expect(worker?.metadata.labels).toMatchObject({ team: "vision", "example.com/owner": "ops" });
+    expect(worker?.metadata.labels["topology.kubernetes.io/zone"]).toBeUndefined();
+    expect(worker?.spec.taints).toEqual([{ key: "gpu-only", value: "true", effect: "PreferNoSchedule" }]);
   });
 
   it("reset leaves every host as it was, and a second reset is a no-op", async () => {

@@ -173,6 +173,8 @@ describe("a GPU worker reboots in the middle of up: the run resumes and finishes
     expect(up.stdout).toContain(`run ${runId}: all 2 host(s) succeeded`);
     expect(up.stdout).toMatch(/node2 +#\d+ gpu\.driver succeeded in [\d.]+ s: .*installed the NVIDIA driver/);
     expect(up.stdout).toMatch(/node2 +#\d+ k3s\.install succeeded/);
+    // After the reboot the whole GPU stack works: the device plugin runs and node2 offers its GPU.
+    expect(up.stdout).toMatch(/^gpu +node2 +1 GPU +nvidia\.com\/gpu allocatable$/m);
 
     // The journal: per host seq 1..n, each once, so nothing resent after the boot was journaled twice.
     const events = await journalOf(runId);

@@ -16,7 +16,7 @@ import {
  * server and depot without GPU, node2 a worker with `gpu: true` whose sysfs
  * shows one NVIDIA 3D controller (a tmpfs over /sys/bus/pci/devices, made
  * here). The bundle has the runfile double, the four toolkit packages and the
- * running kernel's headers (deb component nvidia), but no device plugin image.
+ * running kernel's headers (deb component nvidia) and NVIDIA's device plugin image.
  */
 
 const PCI_DEVICES = "/sys/bus/pci/devices";
@@ -118,10 +118,9 @@ describe("a GPU worker: NVIDIA driver, headers and container toolkit from the bu
     const journalK3s = logs.stdout.search(/\[\d+\/\d+\] k3s\.install:/);
     expect(journalToolkit).toBeGreaterThan(-1);
     expect(journalK3s).toBeGreaterThan(journalToolkit);
-    // The device plugin is left out (no image in the bundle), and said.
-    expect(`${up.stdout}\n${up.stderr}`).toMatch(
-      /skipped the NVIDIA device plugin \(the bundle has no image archive of k8s-device-plugin\)/,
-    );
+    // The final verification: the device plugin runs on node2, which offers its GPU to the scheduler.
+    expect(up.stdout).toMatch(/^gpu +node2 +1 GPU +nvidia\.com\/gpu allocatable$/m);
+    expect(up.stdout).toMatch(/cluster: ready, 2 node\(s\)/);
 
     // The runfile ran (its log), the headers came from the bundle, nvidia-smi works.
     expect(
@@ -162,10 +161,12 @@ describe("a GPU worker: NVIDIA driver, headers and container toolkit from the bu
     const node1 = list?.items.find((node) => node.metadata.name === "node1");
     expect(node1?.metadata.labels["nvidia.com/gpu.present"]).toBeUndefined();
 
-    // The server got the nvidia RuntimeClass but no device plugin (no image in the bundle).
+    // The server got the nvidia RuntimeClass and the device plugin; node2 reports the GPU allocatable.
     const manifests = await fleet.asRoot("node1", ["ls", MANIFESTS]);
     expect(manifests).toContain("groundcrew-nvidia-runtimeclass.yaml");
-    expect(manifests).not.toMatch(/device-plugin/);
+    expect(manifests).toContain("groundcrew-nvidia-device-plugin.yaml");
+    expect(node2?.status.allocatable["nvidia.com/gpu"]).toBe("1");
+    expect(node1?.status.allocatable["nvidia.com/gpu"]).toBeUndefined();
     expect(await fleet.asRoot("node1", ["cat", `${MANIFESTS}/groundcrew-nvidia-runtimeclass.yaml`])).toMatch(
       /kind: RuntimeClass[\s\S]*handler: nvidia/,
     );
@@ -232,7 +233,11 @@ describe("a late toolkit: k3s already runs on the GPU worker when the toolkit ar
 
   it("k3s is restarted when the toolkit comes after it, and then names the nvidia runtime; reset leaves no trace", async () => {
     const release = (await fleet.asRoot("node2", ["cat", "/proc/sys/kernel/osrelease"])).trim();
-    const early = await gpuTestBundle(path.join(fleet.work, "no-toolkit"), release, { toolkit: false });
+    // Without the toolkit the device plugin could not run: the early bundle lacks both.
+    const early = await gpuTestBundle(path.join(fleet.work, "no-toolkit"), release, {
+      toolkit: false,
+      devicePlugin: false,
+    });
     const full = await gpuTestBundle(path.join(fleet.work, "full"), release);
 
     const first = await fleet.groundcrew("up", "-i", inventory, "-b", early.file, "--port", PORT);
@@ -251,6 +256,9 @@ describe("a late toolkit: k3s already runs on the GPU worker when the toolkit ar
       `[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes."nvidia"]`,
     );
     expect(await fleet.asRoot("node2", ["systemctl", "is-active", "k3s-agent.service"])).toBe("active\n");
+    // The first run said the device plugin was left out; now it runs and node2 offers its GPU.
+    expect(first.stdout).toMatch(/^gpu +node2 +NONE +the device plugin is not deployed/m);
+    expect(late.stdout).toMatch(/^gpu +node2 +1 GPU +nvidia\.com\/gpu allocatable$/m);
 
     const reset = await fleet.groundcrew("reset", "-i", inventory, "--yes");
     expect(reset.code, reset.stdout + reset.stderr).toBe(0);

@@ -16,6 +16,8 @@ const SOURCES = path.resolve("test", "doubles", "nvidia");
 
 export const NVIDIA_DRIVER_VERSION = "550.54.15";
 export const NVIDIA_TOOLKIT_VERSION = "1.17.8-1";
+/** The device plugin image gpuTestBundle holds (unless left out). */
+export const DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0";
 export const RUNFILE_NAME = `NVIDIA-Linux-x86_64-${NVIDIA_DRIVER_VERSION}.run`;
 /**
  * While this file exists on a host, the runfile double holds its install
@@ -207,13 +209,14 @@ export interface GpuBundle {
  * A bundle for GPU lab tests: the k3s double with one airgap archive, the
  * depot registry (Debian's docker-registry), the runfile double (kind
  * nvidia-driver), the toolkit doubles (kind nvidia-toolkit) and the
- * headers of kernel `release` (deb component nvidia). No device plugin image.
- * With `toolkit: false` the bundle lacks the toolkit (to deliver it late).
+ * headers of kernel `release` (deb component nvidia) and an image archive of
+ * DEVICE_PLUGIN_IMAGE. With `toolkit: false` the bundle lacks the toolkit (to
+ * deliver it late), with `devicePlugin: false` the device plugin image.
  */
 export async function gpuTestBundle(
   work: string,
   release: string,
-  options: { toolkit?: boolean } = {},
+  options: { toolkit?: boolean; devicePlugin?: boolean } = {},
 ): Promise<GpuBundle> {
   await mkdir(work, { recursive: true });
   const fixtures = await readdir(FIXTURE_DEBS);
@@ -228,6 +231,15 @@ export async function gpuTestBundle(
     "docker-save",
     airgap,
   );
+  // NVIDIA's device plugin image, made from busybox: the k3s double never runs it, it reads the DaemonSet.
+  const devicePlugin = path.join(work, "k8s-device-plugin.tar");
+  if (options.devicePlugin !== false) {
+    await writeImageArchive(
+      await busyboxImage(fixture("busybox-static"), DEVICE_PLUGIN_IMAGE, "amd64"),
+      "docker-save",
+      devicePlugin,
+    );
+  }
   const runfile = await buildNvidiaRunfile(path.join(work, "nvidia"));
   const toolkit = await buildToolkitDebs(path.join(work, "nvidia"));
   const headers = await buildHeadersDeb(path.join(work, "nvidia"), release);
@@ -275,6 +287,19 @@ export async function gpuTestBundle(
       arch: "amd64",
       source: `file:${deb.file}`,
     })),
+    ...(options.devicePlugin === false
+      ? []
+      : [
+          {
+            path: "images/k8s-device-plugin.tar",
+            kind: "image-archive",
+            format: "docker-archive",
+            name: "k8s-device-plugin",
+            version: DEVICE_PLUGIN_IMAGE.split(":").at(-1) ?? "",
+            arch: "amd64",
+            source: `file:${devicePlugin}`,
+          } satisfies LockArtifact,
+        ]),
     {
       path: `nvidia/debs/${headers.name}.deb`,
       kind: "deb",
