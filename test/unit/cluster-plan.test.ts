@@ -10,36 +10,9 @@ import { K3S_TOKEN_FILE, REGISTRY_TLS_FILES } from "../../server/deploy/layout.j
 import type { Inventory, InventoryHost } from "../../server/inventory/types.js";
 import type { Delivery } from "../../server/orchestrate/delivery.js";
 import { resetSteps } from "../../server/orchestrate/plan.js";
+import { testHost } from "../support/inventory-host.js";
 
-function host(
-  name: string,
-  role: "server" | "worker",
-  options: {
-    address?: string;
-    depot?: boolean;
-    groups?: string[];
-    vars?: Partial<InventoryHost["vars"]>;
-  } = {},
-): InventoryHost {
-  return {
-    name,
-    address: options.address ?? name,
-    ssh: { user: "ops", port: 22, useAgent: true },
-    sudo: { mode: "passwordless" },
-    role,
-    depot: options.depot ?? false,
-    vars: {
-      gpu: false,
-      labels: {},
-      taints: [],
-      installDocker: false,
-      installNvidiaDriver: false,
-      ...options.vars,
-    },
-    groups: options.groups ?? [],
-    source: { file: "/etc/groundcrew/inventory.yaml", line: 1 },
-  };
-}
+const host = testHost;
 
 function inventory(
   hosts: InventoryHost[],
