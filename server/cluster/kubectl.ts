@@ -1,7 +1,7 @@
 import type { z } from "zod";
+import { K3S } from "../../agent/steps/k3s-files.js";
 import type { Exec } from "../../shared/host-io.js";
 
-const K3S_BINARY = "/usr/local/bin/k3s";
 const KUBECTL_TIMEOUT_MS = 30_000;
 
 /** What one `k3s kubectl` call on a server gave: the parsed object, NotFound, or why it failed. */
@@ -26,7 +26,7 @@ export async function kubectlJson<S extends z.ZodType>(
   args: readonly string[],
   schema: S,
 ): Promise<KubectlAnswer<z.infer<S>>> {
-  const result = await server.run([K3S_BINARY, "kubectl", ...args, "-o", "json"], {
+  const result = await server.run([K3S.binary, "kubectl", ...args, "-o", "json"], {
     timeoutMs: KUBECTL_TIMEOUT_MS,
   });
   if (result.code !== 0) {
@@ -51,6 +51,6 @@ export async function kubectlJson<S extends z.ZodType>(
 
 /** `k3s kubectl <args>` for a change (patch, label): resolves undefined on success, else kubectl's first error line. */
 export async function kubectlChange(server: Exec, args: readonly string[]): Promise<string | undefined> {
-  const result = await server.run([K3S_BINARY, "kubectl", ...args], { timeoutMs: KUBECTL_TIMEOUT_MS });
+  const result = await server.run([K3S.binary, "kubectl", ...args], { timeoutMs: KUBECTL_TIMEOUT_MS });
   return result.code === 0 ? undefined : firstLine(result.stderr) || `kubectl exited ${result.code}`;
 }

@@ -1,4 +1,4 @@
-import { parseNodeList, type ClusterNode } from "../../../agent/steps/k3s-nodes.js";
+import { clusterNodes } from "../../../agent/steps/k3s-nodes.js";
 import type { Exec } from "../../../shared/host-io.js";
 import { addonStatus } from "./addon-status.js";
 import { devicePluginNote } from "./device-plugin-status.js";
@@ -8,12 +8,7 @@ import type { AddonRow, ClusterExpectations, ClusterReport } from "./types.js";
 
 const POLL_MS = 3_000;
 
-async function listNodes(server: Exec): Promise<ClusterNode[] | undefined> {
-  const result = await server.run(["/usr/local/bin/k3s", "kubectl", "get", "nodes", "-o", "json"], {
-    timeoutMs: 30_000,
-  });
-  return result.code === 0 ? parseNodeList(result.stdout)?.items : undefined;
-}
+const PLUGIN_NOT_DEPLOYED = "the device plugin is not deployed: the bundle has no k8s-device-plugin image";
 
 /** One look at the cluster through `server`, compared with what the run should have made. */
 export async function clusterReport(
@@ -23,20 +18,23 @@ export async function clusterReport(
 ): Promise<ClusterReport> {
   const names = expected.hosts.map((host) => host.name);
   const gpuHosts = expected.hosts.filter((host) => host.vars.gpu).map((host) => host.name);
-  const nodes = (await listNodes(server)) ?? [];
+  const nodes = (await clusterNodes(server))?.items ?? [];
   const problems: string[] = [];
   const nodeTable = nodeRows(names, nodes);
   for (const row of nodeTable) if (!row.ready) problems.push(`node ${row.name} is not Ready`);
 
-  const gpuTable = gpuRows(gpuHosts, nodes, expected.devicePlugin, "");
-  const missingGpus = gpuTable.filter((row) => row.gpus === undefined);
-  const note = expected.devicePlugin && missingGpus.length > 0 ? await devicePluginNote(server) : "";
-  const gpus = note === "" ? gpuTable : gpuRows(gpuHosts, nodes, expected.devicePlugin, note);
+  const offered = gpuRows(gpuHosts, nodes);
+  const missing = offered.some((row) => row.gpus === undefined);
+  const whyNone = !expected.devicePlugin
+    ? PLUGIN_NOT_DEPLOYED
+    : missing
+      ? await devicePluginNote(server)
+      : "";
+  const gpus = offered.map((row) => (row.gpus === undefined ? { ...row, note: whyNone } : row));
   // Without the device plugin (its image not in the bundle, said when the run began) no GPU is offered: shown, not a problem.
   if (expected.devicePlugin)
     for (const row of gpus)
-      if (row.gpus === undefined)
-        problems.push(`GPU node ${row.node}: no nvidia.com/gpu (${row.note ?? ""})`);
+      if (row.gpus === undefined) problems.push(`GPU node ${row.node}: no nvidia.com/gpu (${whyNone})`);
 
   const classes = await storageClasses(server);
   if (typeof classes === "string") problems.push(`storage: ${classes}`);

@@ -35,25 +35,11 @@ export function allocatableGpus(node: ClusterNode | undefined): number | undefin
   return count > 0 ? count : undefined;
 }
 
-/**
- * One row per GPU host: the GPUs its node offers, or why none (the device
- * plugin not deployed, or `whyMissing` from its DaemonSet's status).
- */
-export function gpuRows(
-  gpuHosts: readonly string[],
-  nodes: readonly ClusterNode[],
-  devicePlugin: boolean,
-  whyMissing: string,
-): GpuRow[] {
+/** One row per GPU host: the GPUs its node offers; a row without `gpus` gets its `note` from the caller. */
+export function gpuRows(gpuHosts: readonly string[], nodes: readonly ClusterNode[]): GpuRow[] {
   const byName = new Map(nodes.map((node) => [node.metadata.name, node]));
   return gpuHosts.map((name) => {
     const gpus = allocatableGpus(byName.get(name));
-    if (gpus !== undefined) return { node: name, gpus };
-    return {
-      node: name,
-      note: devicePlugin
-        ? whyMissing
-        : "the device plugin is not deployed: the bundle has no k8s-device-plugin image",
-    };
+    return gpus === undefined ? { node: name } : { node: name, gpus };
   });
 }
