@@ -2,7 +2,7 @@ import { chmod, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { isIP } from "node:net";
 import { parseDocument } from "yaml";
-import { isReady, parseNodeList, type ClusterNode } from "../../agent/steps/k3s-nodes.js";
+import { clusterNodes, isReady, type ClusterNode } from "../../agent/steps/k3s-nodes.js";
 import { GroundcrewError } from "../../shared/errors.js";
 import type { Exec } from "../../shared/host-io.js";
 import type { InventoryHost } from "../inventory/types.js";
@@ -25,10 +25,7 @@ export interface NodeReport {
 
 /** The cluster's nodes as `server` sees them, compared with the hosts expected in it. */
 export async function nodeReport(server: Exec, expected: readonly string[]): Promise<NodeReport | undefined> {
-  const result = await server.run(["/usr/local/bin/k3s", "kubectl", "get", "nodes", "-o", "json"], {
-    timeoutMs: 30_000,
-  });
-  const list = result.code === 0 ? parseNodeList(result.stdout) : undefined;
+  const list = await clusterNodes(server);
   if (list === undefined) return undefined;
   const byName = new Map(list.items.map((node) => [node.metadata.name, node]));
   const ready: string[] = [];
