@@ -11,6 +11,7 @@ import {
   type ServerMessage,
 } from "../../shared/protocol.js";
 import { terminalSafe } from "../../shared/terminal-safe.js";
+import { isJournalStall } from "./journal-outage.js";
 import { AGENT_FAULT_CODES, type JournalSink } from "./journal-sink.js";
 import type { PeerIdentity } from "./peer-identity.js";
 
@@ -28,6 +29,7 @@ export const CLOSE = {
   policy: 1008,
   tooBig: 1009,
   internal: 1011,
+  tryAgainLater: 1013,
 } as const;
 
 /** Strict UTF-8: a malformed sequence is an error, never a silent U+FFFD. The BOM is kept, so JSON refuses it. */
@@ -38,6 +40,10 @@ export interface ConnectionDeps {
   readonly onHello: (host: string, hello: Hello) => HelloDecision;
   readonly onEvent: (envelope: EventEnvelope) => void;
   readonly report: (error: GroundcrewError) => void;
+  /** The sink refused a commit with a stall (isJournalStall): `connection` now holds that event. */
+  readonly onStall: (connection: AgentConnection, error: GroundcrewError) => void;
+  /** A commit succeeded on `connection` (it holds nothing now). */
+  readonly onCommit: (connection: AgentConnection) => void;
   readonly now: () => number;
   /** How long a closing socket may take to finish the close handshake before it is destroyed. */
   readonly closeGraceMs: number;
@@ -51,6 +57,17 @@ export interface ConnectionDeps {
  * Contract: an event is acked only after `sink.append` returned for it, and
  * the ack is cumulative (`committed`: every seq ≤ it is in the journal),
  * because events are accepted only contiguously from the welcome's ackedSeq.
+ *
+ * When the journal cannot take writes for now (a stall: disk full, I/O
+ * error), the connection stays open and keeps answering pings, so the agent
+ * is neither lost nor redialing in a loop. It holds the refused event (seq
+ * committed + 1), acks nothing, and ignores the events that follow (they stay
+ * in the agent's outbox: nothing is buffered here). Its hub calls `retryHeld`
+ * until the held event commits; it is then acked, and if events were ignored
+ * meanwhile the connection is closed with 1013 (try again later): the agent
+ * redials with backoff and resends everything after the welcome's ackedSeq,
+ * which the journal takes in order, exactly once. If nothing was ignored the
+ * session simply goes on.
  */
 export class AgentConnection {
   readonly host: string;
@@ -61,6 +78,10 @@ export class AgentConnection {
   #state: "awaiting-hello" | "welcomed" | "closing" = "awaiting-hello";
   #runId = "";
   #committed = 0;
+  /** The event the journal refused with a stall (seq #committed + 1), until it commits. */
+  #held: EventEnvelope | undefined;
+  /** Events ignored while one was held; they make the agent resend after a redial. */
+  #ignored = 0;
   #killTimer: NodeJS.Timeout | undefined;
 
   readonly #handlers: Handlers<AgentMessage> = {
@@ -238,14 +259,50 @@ export class AgentConnection {
       this.#drop(CLOSE.policy, `event of run ${envelope.runId} on a connection of run ${this.#runId}`);
       return;
     }
+    if (this.#held !== undefined) {
+      // Stalled: this event waits in the agent's outbox; see retryHeld.
+      this.#ignored += 1;
+      return;
+    }
     if (envelope.seq > this.#committed + 1) {
       this.#drop(CLOSE.policy, `seq gap: got ${envelope.seq} after ${this.#committed}`);
       return;
     }
+    this.#commit(envelope);
+  }
+
+  /**
+   * Tries the held event again (the hub, every ping interval, while the
+   * journal is out). "committed": it is journaled and acked, and if events
+   * were ignored meanwhile the connection is closing with 1013 so the agent
+   * resends them; "held": refused again, still held; "gone": nothing was held,
+   * the connection is closing, or the retry failed for another reason (the
+   * connection was then dropped and reported as for a new frame).
+   */
+  retryHeld(): "committed" | "held" | "gone" {
+    const held = this.#held;
+    if (held === undefined || this.#state !== "welcomed") return "gone";
+    this.#held = undefined;
+    const outcome = this.#commit(held);
+    if (outcome !== "committed") return outcome === "held" ? "held" : "gone";
+    if (this.#ignored > 0) {
+      this.#ignored = 0;
+      this.close(CLOSE.tryAgainLater, "journal writable again; resend from the last ack");
+    }
+    return "committed";
+  }
+
+  /** Commits one event and acks it; a stall holds it instead; any other failure drops the connection. */
+  #commit(envelope: EventEnvelope): "committed" | "held" | "dropped" {
     let result: "inserted" | "duplicate";
     try {
       result = this.deps.sink.append(envelope);
     } catch (error) {
+      if (isJournalStall(error)) {
+        this.#held = envelope;
+        this.deps.onStall(this, error);
+        return "held";
+      }
       if (isGroundcrewError(error) && AGENT_FAULT_CODES.includes(error.code)) {
         this.#drop(CLOSE.policy, `journal refused seq ${envelope.seq}: ${error.code}`);
       } else {
@@ -257,10 +314,11 @@ export class AgentConnection {
         );
         this.close(CLOSE.internal, "journal unavailable");
       }
-      return;
+      return "dropped";
     }
     this.#committed = Math.max(this.#committed, envelope.seq);
     this.#send({ type: "ack", runId: this.#runId, seq: this.#committed });
+    this.deps.onCommit(this);
     if (result === "inserted") {
       try {
         this.deps.onEvent(envelope);
@@ -268,6 +326,7 @@ export class AgentConnection {
         this.deps.report(this.#error("AGENT_CALLBACK_FAILED", "onEvent failed", cause));
       }
     }
+    return "committed";
   }
 
   #send(message: ServerMessage): void {

@@ -2,6 +2,7 @@ import type { WebSocket } from "ws";
 import { GroundcrewError } from "../../shared/errors.js";
 import type { EventEnvelope } from "../../shared/protocol.js";
 import { AgentConnection, CLOSE, type Hello, type HelloDecision } from "./agent-connection.js";
+import { JournalOutage, type JournalOutageNotice } from "./journal-outage.js";
 import type { JournalSink } from "./journal-sink.js";
 import type { PeerIdentity } from "./peer-identity.js";
 
@@ -14,6 +15,12 @@ export interface AgentHubOptions {
   readonly onHostDisconnected?: (host: string) => void;
   /** Protocol violations, duplicates, journal and callback failures. Must not throw. */
   readonly report: (error: GroundcrewError) => void;
+  /**
+   * The journal stopped taking writes, or takes them again (once each per
+   * outage). Without it, a "stalled" notice goes to `report` as a retryable
+   * AGENT_JOURNAL_FAILED and "resumed" is not told.
+   */
+  readonly onJournalOutage?: (notice: JournalOutageNotice) => void;
   readonly now: () => number;
   /** A connection silent (no frame, no pong) for longer than this is terminated and its host reported lost. */
   readonly deadlineMs: number;
@@ -29,13 +36,23 @@ export interface AgentHubOptions {
  * whose live connection was heard from within the deadline is refused
  * (`reject DUPLICATE_AGENT`, reported AGENT_DUPLICATE); a live connection
  * already silent past the deadline is taken to be dead, terminated, and
- * replaced. `tick` (every ping interval) terminates the silent, closes
+ * replaced. `tick` (every ping interval) retries the events held during a
+ * journal outage (see AgentConnection), terminates the silent, closes
  * connections that never said hello, and pings the rest. It never throws:
  * callback failures are reported.
+ *
+ * Journal outages: the sink is shared, so an outage is the hub's. It is
+ * announced once when the first commit is refused with a stall and once
+ * when a commit succeeds again with no connection left holding an event.
+ * Retries go oldest stall first and stop at the first one still refused,
+ * so a full disk costs one failed transaction per tick, not one per frame.
  */
 export class AgentHub {
   readonly #all = new Set<AgentConnection>();
   readonly #live = new Map<string, AgentConnection>();
+  /** Connections holding an event the journal refused, in the order they stalled. */
+  readonly #stalled = new Set<AgentConnection>();
+  readonly #outage = new JournalOutage();
   #shuttingDown = false;
   #onDrained: () => void = () => undefined;
 
@@ -52,6 +69,12 @@ export class AgentHub {
         onHello: options.onHello,
         onEvent: (envelope) => options.onEvent?.(envelope),
         report: options.report,
+        onStall: (stalled, error) => {
+          this.#stall(stalled, error);
+        },
+        onCommit: (committed) => {
+          this.#committed(committed);
+        },
         now: options.now,
         closeGraceMs: options.closeGraceMs,
       },
@@ -106,8 +129,9 @@ export class AgentHub {
     return true;
   }
 
-  /** Every ping interval: terminate the silent, drop those that never said hello, ping the rest. */
+  /** Every ping interval: retry held events, terminate the silent, drop those that never said hello, ping the rest. */
   tick(): void {
+    this.#retryStalled();
     const now = this.options.now();
     const { deadlineMs } = this.options;
     for (const connection of this.#all) {
@@ -144,8 +168,47 @@ export class AgentHub {
     return drained;
   }
 
+  /** Oldest stall first, until one is still refused (the journal is still out: no point trying the rest). */
+  #retryStalled(): void {
+    for (const connection of [...this.#stalled]) {
+      if (connection.retryHeld() === "held") return;
+      this.#stalled.delete(connection);
+    }
+  }
+
+  #stall(connection: AgentConnection, error: GroundcrewError): void {
+    this.#stalled.add(connection);
+    const notice = this.#outage.failed(this.options.now(), error);
+    if (notice !== undefined) this.#announce(notice);
+  }
+
+  #committed(connection: AgentConnection): void {
+    if (!this.#outage.active) return;
+    this.#stalled.delete(connection);
+    const notice = this.#outage.committed(this.options.now(), this.#stalled.size);
+    if (notice !== undefined) this.#announce(notice);
+  }
+
+  #announce(notice: JournalOutageNotice): void {
+    const { onJournalOutage } = this.options;
+    if (onJournalOutage !== undefined) {
+      this.#callback(() => {
+        onJournalOutage(notice);
+      });
+    } else if (notice.kind === "stalled") {
+      this.options.report(
+        new GroundcrewError(
+          "AGENT_JOURNAL_FAILED",
+          `the journal refuses writes; events are held back, not acked: ${notice.error.message}`,
+          { cause: notice.error, retryable: true, context: notice.error.context },
+        ),
+      );
+    }
+  }
+
   #connectionClosed(connection: AgentConnection): void {
     this.#all.delete(connection);
+    this.#stalled.delete(connection);
     if (this.#all.size === 0) this.#onDrained();
     if (this.#live.get(connection.host) === connection) this.#live.delete(connection.host);
     if (connection.runId !== "") this.#callback(() => this.options.onHostDisconnected?.(connection.host));

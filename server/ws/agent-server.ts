@@ -8,6 +8,7 @@ import { GroundcrewError } from "../../shared/errors.js";
 import { MAX_FRAME_BYTES, type EventEnvelope } from "../../shared/protocol.js";
 import type { Hello, HelloDecision } from "./agent-connection.js";
 import { AgentHub } from "./agent-hub.js";
+import type { JournalOutageNotice } from "./journal-outage.js";
 import type { JournalSink } from "./journal-sink.js";
 import { checkPeer, type PeerPolicy } from "./peer-identity.js";
 import { ARTIFACT_ROUTE, serveArtifact, type ArtifactLookup } from "./artifact-route.js";
@@ -50,6 +51,14 @@ export interface AgentServerOptions {
   readonly onHostDisconnected?: (host: string) => void;
   /** Refused connections, protocol violations, duplicates, journal and callback failures. Never carries key material. */
   readonly onAgentError?: (error: GroundcrewError) => void;
+  /**
+   * The journal stopped taking writes (disk full, I/O error) or takes them
+   * again: once each per outage, however many frames fail. Meanwhile nothing
+   * is acked, connections stay open, and the held events are retried every
+   * ping interval (see AgentConnection). Without this callback a "stalled"
+   * notice goes to `onAgentError` as AGENT_JOURNAL_FAILED.
+   */
+  readonly onJournalOutage?: (notice: JournalOutageNotice) => void;
   /** Clock for liveness, in ms. Default Date.now. */
   readonly now?: () => number;
   /**
@@ -93,6 +102,7 @@ export class AgentServer {
       report: (error) => {
         this.#report(error);
       },
+      ...(options.onJournalOutage === undefined ? {} : { onJournalOutage: options.onJournalOutage }),
       now: options.now ?? Date.now,
       deadlineMs: this.#deadlineMs,
       closeGraceMs: this.#closeGraceMs(),

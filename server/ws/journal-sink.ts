@@ -12,11 +12,14 @@ import type { EventEnvelope } from "../../shared/protocol.js";
  *   "committed", and both are acked.
  * - Events of one (runId, host) must arrive contiguously: an event whose seq
  *   is not the next one throws a GroundcrewError JOURNAL_GAP.
- * - It throws on any failure. A GroundcrewError with one of
- *   `AGENT_FAULT_CODES` means the agent sent something wrong: its connection
- *   is dropped as a protocol violation. Anything else (disk full: JOURNAL_WRITE_FAILED)
- *   is the provisioner's trouble: the connection is closed with 1011 and the
- *   agent resends after reconnecting, since nothing was acked.
+ * - It throws on any failure, having changed nothing. A GroundcrewError
+ *   with one of `AGENT_FAULT_CODES` means the agent sent something wrong:
+ *   its connection is dropped as a protocol violation. Any other retryable
+ *   GroundcrewError (disk full, I/O: JOURNAL_WRITE_FAILED) means the journal
+ *   cannot take writes for now: the event is held unacked and retried, the
+ *   connection stays open (see AgentConnection and `isJournalStall`).
+ *   Anything else is the provisioner's trouble: the connection is closed
+ *   with 1011 and the agent resends after reconnecting, since nothing was acked.
  */
 export interface JournalSink {
   append(envelope: EventEnvelope): "inserted" | "duplicate";

@@ -65,7 +65,8 @@ describe("agent channel over mutual TLS: a good session", { timeout: 30_000 }, (
     expect(errors).toEqual([]);
   });
 
-  it("acks nothing the sink did not commit, and closes with 1011 when the journal fails", async () => {
+  // A retryable journal failure (disk full) holds the event instead: test/integration/journal-disk-full.test.ts.
+  it("acks nothing the sink did not commit, and closes with 1011 when the journal fails for good", async () => {
     const sink = new MemorySink();
     const { url, errors } = await server({ sink });
     const agent = await dialOpen(url, nodeA, world.caPem);

@@ -59,6 +59,8 @@ function connect(ackedSeq = 0): Harness {
       }),
       onEvent: (envelope) => passedOn.push(envelope),
       report: (error) => errors.push(error),
+      onStall: () => undefined,
+      onCommit: () => undefined,
       now: () => 0,
       closeGraceMs: 60_000,
     },

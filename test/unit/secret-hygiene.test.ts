@@ -206,6 +206,8 @@ function stream(sink: JournalSink, reporter: UpReporter, events: readonly EventE
       report: (error) => {
         reporter.note(`agent error: ${error.message}`);
       },
+      onStall: () => undefined,
+      onCommit: () => undefined,
       now: () => 0,
       closeGraceMs: 60_000,
     },
