@@ -1,9 +1,10 @@
-import os from "node:os";
 import path from "node:path";
 import { formatBytes } from "../../shared/format-bytes.js";
 import { startLabFleet, uplinkOf, writeDebsLock, type Uplink } from "../support/lab-fleet.js";
+import type { BenchOptions, BenchResult, Row } from "./report/types.js";
 
 const SIZES = [1, 3, 6] as const;
+const QUICK_SIZES = [1] as const;
 const PORT = "17470";
 
 interface Measure {
@@ -18,12 +19,14 @@ interface Measure {
  * fixture .debs, every host needing all of it) to N lab hosts, with a depot
  * (node1) and without one (every host fetches from the provisioner). The
  * agent is pushed by a `check` beforehand and every host's store is emptied
- * before each run, so each `up` pays for the artifacts alone.
+ * before each run, so each `up` pays for the artifacts alone. Needs Docker
+ * and `npm run build`; run it under the lab lock.
  */
-export async function distribution(): Promise<string> {
-  const rows: Measure[] = [];
+export async function distribution(options: BenchOptions): Promise<BenchResult> {
+  const sizes = options.quick ? QUICK_SIZES : SIZES;
+  const measures: Measure[] = [];
   let bundleBytes = 0;
-  for (const hosts of SIZES) {
+  for (const hosts of sizes) {
     const fleet = await startLabFleet(hosts);
     try {
       const lock = await writeDebsLock(path.join(fleet.work, "lab.lock.yaml"));
@@ -46,42 +49,48 @@ export async function distribution(): Promise<string> {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const uplink = uplinkOf(result.stdout);
         if (uplink === undefined) throw new Error(`no uplink line in:\n${result.stdout}`);
-        rows.push({ hosts, mode, seconds, uplink });
+        measures.push({ hosts, mode, seconds, uplink });
         process.stderr.write(`distribution: ${hosts} host(s), ${mode}: ${seconds.toFixed(1)} s\n`);
       }
     } finally {
       await fleet.stop();
     }
   }
-  return render(rows, bundleBytes);
+  return {
+    benchmark: "distribution",
+    title: `one bundle (${formatBytes(bundleBytes)}) to N lab hosts with \`up -b\`, depot vs direct`,
+    rows: rowsOf(measures, bundleBytes),
+    notes: [
+      `Lab hosts are containers on the benchmark machine, so links run at loopback speed; bytes are what the provisioner sent (SSH plus artifacts over HTTPS), wall time is the whole \`up\`.`,
+    ],
+  };
 }
 
-function render(rows: readonly Measure[], bundleBytes: number): string {
-  const sent = (row: Measure): number => row.uplink.sshBytes + row.uplink.artifactsOverHttps;
-  const lines = [
-    `### Distribution: one bundle (${formatBytes(bundleBytes)}) to N hosts, depot vs direct`,
-    "",
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} CPU(s), ${formatBytes(os.totalmem())} RAM, lab hosts on one machine (loopback-speed links).`,
-    "",
-    "| hosts | mode | wall time | provisioner sent | of which artifacts | sent / bundle | direct / depot (bytes) | direct / depot (time) |",
-    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ];
-  for (const hosts of SIZES) {
-    const depot = rows.find((row) => row.hosts === hosts && row.mode === "depot");
-    const direct = rows.find((row) => row.hosts === hosts && row.mode === "direct");
-    for (const row of [depot, direct]) {
-      if (row === undefined) continue;
-      const artifacts = row.uplink.artifactsOverSsh + row.uplink.artifactsOverHttps;
-      const ratios =
-        row.mode === "direct" && depot !== undefined
-          ? [`${(sent(row) / sent(depot)).toFixed(2)}×`, `${(row.seconds / depot.seconds).toFixed(2)}×`]
-          : ["", ""];
-      lines.push(
-        `| ${hosts} | ${row.mode} | ${row.seconds.toFixed(1)} s | ${formatBytes(sent(row))} | ${formatBytes(artifacts)} | ${(sent(row) / bundleBytes).toFixed(2)} | ${ratios.join(" | ")} |`,
-      );
-    }
-  }
-  return `${lines.join("\n")}\n`;
+function rowsOf(measures: readonly Measure[], bundleBytes: number): Row[] {
+  const sent = (measure: Measure): number => measure.uplink.sshBytes + measure.uplink.artifactsOverHttps;
+  return measures.map((measure) => {
+    const depot = measures.find((other) => other.hosts === measure.hosts && other.mode === "depot");
+    const ratios =
+      measure.mode === "direct" && depot !== undefined
+        ? [
+            { name: "bytes direct / depot", value: sent(measure) / sent(depot) },
+            { name: "time direct / depot", value: measure.seconds / depot.seconds },
+          ]
+        : [];
+    return {
+      case: `${measure.hosts} host(s), ${measure.mode}`,
+      values: [
+        { name: "wall time", value: measure.seconds, unit: "s", chart: true },
+        { name: "provisioner sent", value: sent(measure), unit: "bytes", chart: true },
+        {
+          name: "of which artifacts",
+          value: measure.uplink.artifactsOverSsh + measure.uplink.artifactsOverHttps,
+          unit: "bytes",
+        },
+      ],
+      ratios: [{ name: "sent / bundle", value: sent(measure) / bundleBytes }, ...ratios],
+    };
+  });
 }
 
 async function must<T extends { code: number; stdout: string; stderr: string }>(
