@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { z } from "zod";
-import { GroundcrewError } from "../../shared/errors.js";
+import { GroundcrewError, type ErrorCode } from "../../shared/errors.js";
 import { eventEnvelopeSchema, type EventEnvelope } from "../../shared/protocol.js";
 import { terminalSafe } from "../../shared/terminal-safe.js";
 import { hostNameSchema, parseJsonColumn, parseRow, stepIdOf } from "./rows.js";
@@ -23,8 +23,19 @@ import type { AppendResult } from "./types.js";
  * A finished run still takes events: late reports are kept, not dropped.
  *
  * `append` does not open a transaction itself; the journal wraps each call
- * (or a batch of calls) in one, so a throw leaves nothing behind.
+ * (or a batch of calls) in one, so a throw leaves nothing behind. Each of
+ * the rule's refusals (ENVELOPE_REFUSALS) is thrown before anything is
+ * written, so a group may go on past a refused envelope in one transaction.
  */
+
+/** The codes `append` throws for an envelope that breaks the rule above (never for a failing database). */
+export const ENVELOPE_REFUSALS = [
+  "JOURNAL_GAP",
+  "JOURNAL_CONFLICT",
+  "JOURNAL_UNKNOWN_RUN",
+  "JOURNAL_UNKNOWN_HOST",
+  "JOURNAL_INVALID",
+] as const satisfies readonly ErrorCode[];
 
 const lastSeqRow = z.object({ last: z.number().int().min(0) }).strict();
 const storedContentRow = z.object({ at: z.string(), body: z.string() }).strict();

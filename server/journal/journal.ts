@@ -1,10 +1,10 @@
 import path from "node:path";
 import type Database from "better-sqlite3";
 import { z } from "zod";
-import { GroundcrewError } from "../../shared/errors.js";
+import { GroundcrewError, isGroundcrewError } from "../../shared/errors.js";
 import type { EventEnvelope } from "../../shared/protocol.js";
 import { terminalSafe } from "../../shared/terminal-safe.js";
-import { EventWriter } from "./event-writer.js";
+import { ENVELOPE_REFUSALS, EventWriter } from "./event-writer.js";
 import type { JournalLock } from "./lock.js";
 import { openDatabase } from "./open-database.js";
 import { schemaVersion } from "./migrations.js";
@@ -14,6 +14,7 @@ import { journalFailure } from "./sqlite-errors.js";
 import type {
   AppendResult,
   EventQuery,
+  GroupAppendResult,
   HostStatus,
   JournalOpenOptions,
   JournalSettings,
@@ -67,6 +68,11 @@ function validate<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: unknown
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw invalid(what, parsed.error);
   return parsed.data;
+}
+
+/** An error `EventWriter.append` throws for the envelope itself (nothing was written for it). */
+function isEnvelopeRefusal(error: unknown): error is GroundcrewError {
+  return isGroundcrewError(error) && (ENVELOPE_REFUSALS as readonly string[]).includes(error.code);
 }
 
 export class Journal {
@@ -207,6 +213,33 @@ export class Journal {
    */
   appendBatch(envelopes: readonly EventEnvelope[]): AppendResult[] {
     return this.write("appendBatch", () => envelopes.map((envelope) => this.writer.append(envelope)));
+  }
+
+  /**
+   * Journals a group of events in one transaction, in the given order, each
+   * under the rule of `append` as if appended alone right after the ones
+   * before it. An envelope that breaks the rule is `refused` with the error
+   * `append` would have thrown (ENVELOPE_REFUSALS) and the later envelopes
+   * of its run and host are "skipped", without failing the others. Any other
+   * failure (JOURNAL_WRITE_FAILED, JOURNAL_CLOSED, ...) throws and commits
+   * nothing of the group. When it returns, every "inserted" is committed.
+   */
+  appendGroup(envelopes: readonly EventEnvelope[]): GroupAppendResult[] {
+    if (envelopes.length === 0) return [];
+    return this.write("appendGroup", () => {
+      const refused = new Set<string>();
+      return envelopes.map((envelope): GroupAppendResult => {
+        const key = JSON.stringify([envelope.runId, envelope.host]);
+        if (refused.has(key)) return "skipped";
+        try {
+          return this.writer.append(envelope);
+        } catch (error) {
+          if (!isEnvelopeRefusal(error)) throw error;
+          refused.add(key);
+          return { refused: error };
+        }
+      });
+    });
   }
 
   /**

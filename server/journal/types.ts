@@ -1,3 +1,4 @@
+import type { GroundcrewError } from "../../shared/errors.js";
 import type { EventEnvelope } from "../../shared/protocol.js";
 
 /**
@@ -60,6 +61,15 @@ export interface RunSummary {
 
 /** What `append` did: a new event was committed, or the very same event was already there. */
 export type AppendResult = "inserted" | "duplicate";
+
+/**
+ * What `appendGroup` did with one envelope of the group: what `append` would
+ * have returned; `refused` with the error `append` would have thrown for it
+ * (one of ENVELOPE_REFUSALS; nothing of it was written); or "skipped": an
+ * earlier envelope of the same run and host in the group was refused, so
+ * this one was not looked at (nothing of it was written).
+ */
+export type GroupAppendResult = AppendResult | { readonly refused: GroundcrewError } | "skipped";
 
 /**
  * A host's state in one run, folded from its events:

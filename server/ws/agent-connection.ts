@@ -1,5 +1,5 @@
 import type { WebSocket, RawData } from "ws";
-import { GroundcrewError, isGroundcrewError, type ErrorCode } from "../../shared/errors.js";
+import { GroundcrewError, type ErrorCode } from "../../shared/errors.js";
 import {
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
@@ -11,8 +11,7 @@ import {
   type ServerMessage,
 } from "../../shared/protocol.js";
 import { terminalSafe } from "../../shared/terminal-safe.js";
-import { isJournalStall } from "./journal-outage.js";
-import { AGENT_FAULT_CODES, type JournalSink } from "./journal-sink.js";
+import type { CommitLane, GroupCommit, Settled } from "./group-commit.js";
 import type { PeerIdentity } from "./peer-identity.js";
 
 export type Hello = Extract<AgentMessage, { type: "hello" }>;
@@ -36,14 +35,12 @@ export const CLOSE = {
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export interface ConnectionDeps {
-  readonly sink: JournalSink;
+  /** Where this connection's events are committed, in groups shared with the other connections. */
+  readonly commits: GroupCommit;
   readonly onHello: (host: string, hello: Hello) => HelloDecision;
+  /** Each newly committed event (not resends), after the commit and the ack covering it, in seq order. */
   readonly onEvent: (envelope: EventEnvelope) => void;
   readonly report: (error: GroundcrewError) => void;
-  /** The sink refused a commit with a stall (isJournalStall): `connection` now holds that event. */
-  readonly onStall: (connection: AgentConnection, error: GroundcrewError) => void;
-  /** A commit succeeded on `connection` (it holds nothing now). */
-  readonly onCommit: (connection: AgentConnection) => void;
   readonly now: () => number;
   /** How long a closing socket may take to finish the close handshake before it is destroyed. */
   readonly closeGraceMs: number;
@@ -52,24 +49,31 @@ export interface ConnectionDeps {
 /**
  * One agent's WebSocket, bound to the host its certificate names. States:
  * awaiting-hello → welcomed → closing. In "closing" every frame is ignored,
- * so nothing more is journaled or acked once the server decided to drop it.
+ * and events queued but not yet committed are dropped, so nothing more is
+ * journaled or acked once the server decided to drop it.
  *
- * Contract: an event is acked only after `sink.append` returned for it, and
- * the ack is cumulative (`committed`: every seq ≤ it is in the journal),
- * because events are accepted only contiguously from the welcome's ackedSeq.
+ * Contract: each event frame is checked on arrival (identity, run, seq
+ * order) and its event queued on the GroupCommit; it is acked only after
+ * the group transaction holding it returned, and the ack is cumulative
+ * (`committed`: every seq ≤ it is in the journal), because events are
+ * accepted only contiguously from the welcome's ackedSeq. One ack per
+ * committed group, with the highest seq; new events then go to `onEvent` in
+ * order. A frame that breaks the protocol first gets the events queued
+ * before it committed and acked (`settleNow`), then drops the connection,
+ * just as when each event was committed on arrival.
  *
  * When the journal cannot take writes for now (a stall: disk full, I/O
  * error), the connection stays open and keeps answering pings, so the agent
- * is neither lost nor redialing in a loop. It holds the refused event (seq
- * committed + 1), acks nothing, and ignores the events that follow (they stay
- * in the agent's outbox: nothing is buffered here). Its hub calls `retryHeld`
- * until the held event commits; it is then acked, and if events were ignored
- * meanwhile the connection is closed with 1013 (try again later): the agent
- * redials with backoff and resends everything after the welcome's ackedSeq,
- * which the journal takes in order, exactly once. If nothing was ignored the
- * session simply goes on.
+ * is neither lost nor redialing in a loop. It holds its first refused event,
+ * acks nothing, and ignores the events that follow (they stay in the agent's
+ * outbox: nothing is buffered here). The GroupCommit retries the held event
+ * every ping interval until it commits; it is then acked, and if events were
+ * ignored meanwhile the connection is closed with 1013 (try again later): the
+ * agent redials with backoff and resends everything after the welcome's
+ * ackedSeq, which the journal takes in order, exactly once. If nothing was
+ * ignored the session simply goes on.
  */
-export class AgentConnection {
+export class AgentConnection implements CommitLane {
   readonly host: string;
   readonly serial: string;
   readonly remote: string;
@@ -77,11 +81,16 @@ export class AgentConnection {
   #lastHeard: number;
   #state: "awaiting-hello" | "welcomed" | "closing" = "awaiting-hello";
   #runId = "";
+  /** Highest seq the journal committed for this connection (every seq ≤ it is in the journal). */
   #committed = 0;
-  /** The event the journal refused with a stall (seq #committed + 1), until it commits. */
+  /** Highest seq committed or queued: the next new event must be this + 1. */
+  #accepted = 0;
+  /** The event the journal refused with a stall, until it commits. */
   #held: EventEnvelope | undefined;
-  /** Events ignored while one was held; they make the agent resend after a redial. */
+  /** Events not committed while one was held; they make the agent resend after a redial. */
   #ignored = 0;
+  /** Bytes of the frame being handled. */
+  #frameBytes = 0;
   #killTimer: NodeJS.Timeout | undefined;
 
   readonly #handlers: Handlers<AgentMessage> = {
@@ -115,6 +124,7 @@ export class AgentConnection {
     });
     // ws closes the socket itself (1009 oversize, 1007 invalid UTF-8, 1002 bad framing) and tells us here.
     ws.on("error", (error) => {
+      deps.commits.settleNow(this);
       this.#state = "closing";
       this.#violation("AGENT_PROTOCOL_VIOLATION", `invalid frame: ${error.message}`);
     });
@@ -135,6 +145,16 @@ export class AgentConnection {
 
   get lastHeard(): number {
     return this.#lastHeard;
+  }
+
+  /** See CommitLane.accepting. */
+  get accepting(): boolean {
+    return this.#state === "welcomed" && this.#held === undefined;
+  }
+
+  /** See CommitLane.held. */
+  get held(): EventEnvelope | undefined {
+    return this.#state === "welcomed" ? this.#held : undefined;
   }
 
   /** The run this connection was welcomed to ("" before the welcome). */
@@ -181,6 +201,7 @@ export class AgentConnection {
       : Buffer.isBuffer(data)
         ? data
         : Buffer.from(data);
+    this.#frameBytes = bytes.length;
     if (bytes.length > MAX_FRAME_BYTES) {
       this.#drop(CLOSE.tooBig, `frame of ${bytes.length} bytes is over ${MAX_FRAME_BYTES}`);
       return;
@@ -242,6 +263,7 @@ export class AgentConnection {
     }
     this.#runId = hello.runId;
     this.#committed = ackedSeq;
+    this.#accepted = ackedSeq;
     this.#state = "welcomed";
     this.#send({ type: "welcome", protocol: PROTOCOL_VERSION, ackedSeq, plan });
   }
@@ -260,81 +282,88 @@ export class AgentConnection {
       return;
     }
     if (this.#held !== undefined) {
-      // Stalled: this event waits in the agent's outbox; see retryHeld.
+      // Stalled: this event waits in the agent's outbox; see hold.
       this.#ignored += 1;
       return;
     }
-    if (envelope.seq > this.#committed + 1) {
-      this.#drop(CLOSE.policy, `seq gap: got ${envelope.seq} after ${this.#committed}`);
+    if (envelope.seq > this.#accepted + 1) {
+      this.#drop(CLOSE.policy, `seq gap: got ${envelope.seq} after ${this.#accepted}`);
       return;
     }
-    this.#commit(envelope);
+    this.#accepted = Math.max(this.#accepted, envelope.seq);
+    this.deps.commits.enqueue(this, envelope, this.#frameBytes);
   }
 
   /**
-   * Tries the held event again (the hub, every ping interval, while the
-   * journal is out). "committed": it is journaled and acked, and if events
-   * were ignored meanwhile the connection is closing with 1013 so the agent
-   * resends them; "held": refused again, still held; "gone": nothing was held,
-   * the connection is closing, or the retry failed for another reason (the
-   * connection was then dropped and reported as for a new frame).
+   * See CommitLane.settle: acks the highest committed seq, passes the new
+   * events on, then drops the connection if the journal refused one of them
+   * (what follows a refused event was skipped, not committed). After a retry
+   * the held event is done with; if events were ignored meanwhile the
+   * connection closes with 1013 so the agent resends them.
    */
-  retryHeld(): "committed" | "held" | "gone" {
-    const held = this.#held;
-    if (held === undefined || this.#state !== "welcomed") return "gone";
-    this.#held = undefined;
-    const outcome = this.#commit(held);
-    if (outcome !== "committed") return outcome === "held" ? "held" : "gone";
-    if (this.#ignored > 0) {
-      this.#ignored = 0;
-      this.close(CLOSE.tryAgainLater, "journal writable again; resend from the last ack");
-    }
-    return "committed";
-  }
-
-  /** Commits one event and acks it; a stall holds it instead; any other failure drops the connection. */
-  #commit(envelope: EventEnvelope): "committed" | "held" | "dropped" {
-    let result: "inserted" | "duplicate";
-    try {
-      result = this.deps.sink.append(envelope);
-    } catch (error) {
-      if (isJournalStall(error)) {
-        this.#held = envelope;
-        this.deps.onStall(this, error);
-        return "held";
+  settle(settled: readonly Settled[], retried: boolean): void {
+    if (retried) this.#held = undefined;
+    const inserted: EventEnvelope[] = [];
+    let acked = false;
+    let refusal: { readonly seq: number; readonly code: ErrorCode } | undefined;
+    for (const { envelope, result } of settled) {
+      if (result === "skipped") continue;
+      if (typeof result === "object") {
+        refusal = { seq: envelope.seq, code: result.refused.code };
+        break;
       }
-      if (isGroundcrewError(error) && AGENT_FAULT_CODES.includes(error.code)) {
-        this.#drop(CLOSE.policy, `journal refused seq ${envelope.seq}: ${error.code}`);
-      } else {
-        this.#violation(
-          "AGENT_JOURNAL_FAILED",
-          `seq ${envelope.seq} not committed; nothing acked`,
-          error,
-          true,
-        );
-        this.close(CLOSE.internal, "journal unavailable");
-      }
-      return "dropped";
+      this.#committed = Math.max(this.#committed, envelope.seq);
+      acked = true;
+      if (result === "inserted") inserted.push(envelope);
     }
-    this.#committed = Math.max(this.#committed, envelope.seq);
-    this.#send({ type: "ack", runId: this.#runId, seq: this.#committed });
-    this.deps.onCommit(this);
-    if (result === "inserted") {
+    if (retried) this.#accepted = this.#committed;
+    if (acked) this.#send({ type: "ack", runId: this.#runId, seq: this.#committed });
+    for (const envelope of inserted) {
       try {
         this.deps.onEvent(envelope);
       } catch (cause) {
         this.deps.report(this.#error("AGENT_CALLBACK_FAILED", "onEvent failed", cause));
       }
     }
-    return "committed";
+    if (refusal !== undefined) {
+      this.#dropNow(CLOSE.policy, `journal refused seq ${refusal.seq}: ${refusal.code}`);
+    } else if (retried && this.#ignored > 0 && this.#state === "welcomed") {
+      this.#ignored = 0;
+      this.close(CLOSE.tryAgainLater, "journal writable again; resend from the last ack");
+    }
+  }
+
+  /** See CommitLane.hold. */
+  hold(first: EventEnvelope, ignored: number): void {
+    this.#held = first;
+    this.#ignored += ignored;
+  }
+
+  /** See CommitLane.fail: nothing was committed nor acked; the agent resends after reconnecting. */
+  fail(firstSeq: number, error: unknown): void {
+    this.#held = undefined;
+    if (this.#state === "closing") return;
+    this.#violation("AGENT_JOURNAL_FAILED", `seq ${firstSeq} not committed; nothing acked`, error, true);
+    this.close(CLOSE.internal, "journal unavailable");
   }
 
   #send(message: ServerMessage): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
 
-  /** Protocol violation: report it, then close this connection only. */
+  /**
+   * Protocol violation: the events queued before it are committed and acked
+   * first (as if each had been committed on arrival; the journal may refuse
+   * one of them and drop the connection for that), then it is reported and
+   * this connection only is closed.
+   */
   #drop(code: number, reason: string): void {
+    this.deps.commits.settleNow(this);
+    if (this.#state === "closing") return;
+    this.#dropNow(code, reason);
+  }
+
+  #dropNow(code: number, reason: string): void {
     this.#violation("AGENT_PROTOCOL_VIOLATION", reason);
     this.close(code, reason);
   }

@@ -2,7 +2,8 @@ import type { WebSocket } from "ws";
 import { GroundcrewError } from "../../shared/errors.js";
 import type { EventEnvelope } from "../../shared/protocol.js";
 import { AgentConnection, CLOSE, type Hello, type HelloDecision } from "./agent-connection.js";
-import { JournalOutage, type JournalOutageNotice } from "./journal-outage.js";
+import { GroupCommit, type GroupCommitOptions } from "./group-commit.js";
+import type { JournalOutageNotice } from "./journal-outage.js";
 import type { JournalSink } from "./journal-sink.js";
 import type { PeerIdentity } from "./peer-identity.js";
 
@@ -26,6 +27,8 @@ export interface AgentHubOptions {
   readonly deadlineMs: number;
   /** How long a closing connection may take to finish the close handshake before it is destroyed. */
   readonly closeGraceMs: number;
+  /** When groups are committed and how big they may be (see GroupCommitOptions); defaults suit production. */
+  readonly groupCommit?: Pick<GroupCommitOptions, "schedule" | "maxEvents" | "maxBytes">;
 }
 
 /**
@@ -41,22 +44,34 @@ export interface AgentHubOptions {
  * connections that never said hello, and pings the rest. It never throws:
  * callback failures are reported.
  *
+ * Commits: every connection's events go through one GroupCommit over the
+ * sink, so frames that arrive close together, from any connection, share
+ * one journal transaction, and each connection is acked only after it.
+ *
  * Journal outages: the sink is shared, so an outage is the hub's. It is
- * announced once when the first commit is refused with a stall and once
- * when a commit succeeds again with no connection left holding an event.
- * Retries go oldest stall first and stop at the first one still refused,
- * so a full disk costs one failed transaction per tick, not one per frame.
+ * announced once when the first group is refused with a stall and once
+ * when a group commits again with no connection left holding an event.
+ * Retries go oldest stall first, as groups, and stop at the first group
+ * still refused, so a full disk costs one failed transaction per tick, not
+ * one per frame.
  */
 export class AgentHub {
   readonly #all = new Set<AgentConnection>();
   readonly #live = new Map<string, AgentConnection>();
-  /** Connections holding an event the journal refused, in the order they stalled. */
-  readonly #stalled = new Set<AgentConnection>();
-  readonly #outage = new JournalOutage();
+  readonly #commits: GroupCommit;
   #shuttingDown = false;
   #onDrained: () => void = () => undefined;
 
-  constructor(private readonly options: AgentHubOptions) {}
+  constructor(private readonly options: AgentHubOptions) {
+    this.#commits = new GroupCommit({
+      ...options.groupCommit,
+      sink: options.sink,
+      now: options.now,
+      onOutage: (notice) => {
+        this.#announce(notice);
+      },
+    });
+  }
 
   /** Takes a new WebSocket whose peer is `peer`; from here the connection is this hub's. */
   accept(ws: WebSocket, peer: PeerIdentity): void {
@@ -65,16 +80,10 @@ export class AgentHub {
       ws,
       peer,
       {
-        sink: options.sink,
+        commits: this.#commits,
         onHello: options.onHello,
         onEvent: (envelope) => options.onEvent?.(envelope),
         report: options.report,
-        onStall: (stalled, error) => {
-          this.#stall(stalled, error);
-        },
-        onCommit: (committed) => {
-          this.#committed(committed);
-        },
         now: options.now,
         closeGraceMs: options.closeGraceMs,
       },
@@ -131,7 +140,7 @@ export class AgentHub {
 
   /** Every ping interval: retry held events, terminate the silent, drop those that never said hello, ping the rest. */
   tick(): void {
-    this.#retryStalled();
+    this.#commits.retryHeld();
     const now = this.options.now();
     const { deadlineMs } = this.options;
     for (const connection of this.#all) {
@@ -168,27 +177,6 @@ export class AgentHub {
     return drained;
   }
 
-  /** Oldest stall first, until one is still refused (the journal is still out: no point trying the rest). */
-  #retryStalled(): void {
-    for (const connection of [...this.#stalled]) {
-      if (connection.retryHeld() === "held") return;
-      this.#stalled.delete(connection);
-    }
-  }
-
-  #stall(connection: AgentConnection, error: GroundcrewError): void {
-    this.#stalled.add(connection);
-    const notice = this.#outage.failed(this.options.now(), error);
-    if (notice !== undefined) this.#announce(notice);
-  }
-
-  #committed(connection: AgentConnection): void {
-    if (!this.#outage.active) return;
-    this.#stalled.delete(connection);
-    const notice = this.#outage.committed(this.options.now(), this.#stalled.size);
-    if (notice !== undefined) this.#announce(notice);
-  }
-
   #announce(notice: JournalOutageNotice): void {
     const { onJournalOutage } = this.options;
     if (onJournalOutage !== undefined) {
@@ -208,7 +196,7 @@ export class AgentHub {
 
   #connectionClosed(connection: AgentConnection): void {
     this.#all.delete(connection);
-    this.#stalled.delete(connection);
+    this.#commits.forget(connection);
     if (this.#all.size === 0) this.#onDrained();
     if (this.#live.get(connection.host) === connection) this.#live.delete(connection.host);
     if (connection.runId !== "") this.#callback(() => this.options.onHostDisconnected?.(connection.host));

@@ -153,7 +153,7 @@ function limitNotes(fleets: readonly Fleet[], work: string): string[] {
   return [
     `Limits on this machine: open files (ulimit -n, soft) ${limit === undefined ? "unknown" : String(limit)} per process, which each process needs above its agent count; listen backlog ${NODE_LISTEN_BACKLOG} (Node's default; AgentServer passes none) capped by net.core.somaxconn ${sysctl("net/core/somaxconn") ?? "?"}; net.ipv4.tcp_max_syn_backlog ${sysctl("net/ipv4/tcp_max_syn_backlog") ?? "?"}; ephemeral ports ${sysctl("net/ipv4/ip_local_port_range") ?? "?"}.`,
     `Certificates: one per agent from the product's cert-builder and CA, sharing one RSA-2048 key; ${issued} signed in this run (${issueSeconds.toFixed(1)} s, checking the reused ones included), the rest reused from dist/bench/pki.`,
-    `Journal on ${filesystemOf(work)}; every event is a ~100-byte \`step.log\`, committed one per frame as the server does.`,
+    `Journal on ${filesystemOf(work)}; every event is a ~100-byte \`step.log\`, committed in groups (the frames of one event-loop turn, at most 500) as the server does.`,
   ];
 }
 

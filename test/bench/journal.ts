@@ -15,12 +15,14 @@ import type { BenchOptions, BenchResult, Row } from "./report/types.js";
  * synchronous=FULL) and how long an agent waits for its ack.
  *
  * - the disk's own cost: one fdatasync after a 4 KiB append;
- * - the journal alone (no network): one transaction per event, as the
- *   server commits them, against Journal.appendBatch of 100 per transaction;
+ * - the journal alone (no network): one transaction per event (a server
+ *   that gets one frame per event-loop turn), against Journal.appendBatch
+ *   of 100 per transaction;
  * - the whole path: real agent clients over mutual-TLS WebSockets on
- *   loopback to the real AgentServer (one commit and one ack per event
- *   frame), 1 agent one event at a time, 1 agent streaming, 100 agents
- *   streaming at once.
+ *   loopback to the real AgentServer (the frames of one event-loop turn,
+ *   from every agent, committed as one group; one ack per agent per group),
+ *   1 agent one event at a time, 1 agent streaming, 100 agents streaming at
+ *   once.
  */
 
 interface Sizes {
@@ -232,7 +234,7 @@ export async function journal(options: BenchOptions): Promise<BenchResult> {
     ];
     notes.unshift(
       `Journal and probe on ${filesystemOf(work)}; every event is a ~100-byte \`step.log\`; the provisioner runs in its own process, the agents (the agent's AgentClient, no outbox) in another.`,
-      "The provisioner commits one IMMEDIATE transaction per event frame (synchronous=FULL: one WAL sync each) and acks it before handling the next frame (AgentConnection → JournalSink.append); nothing batches commits across frames. The batched row is `Journal.appendBatch`, which the server does not use.",
+      "The provisioner checks each event frame as it arrives, then commits the frames of one event-loop turn, from every agent, as one IMMEDIATE transaction (GroupCommit → JournalSink.appendGroup: at most 500 events or 4 MiB; synchronous=FULL: one WAL sync per group) and only then acks each agent once, with its highest committed seq. The batched row (`Journal.appendBatch`) is the same kind of transaction with a fixed 100 events.",
       `"ack" is from an agent's send to the ack covering that event; "server CPU" is the provisioner's CPU time over the phase's wall time (100 % = one core).`,
       `Sizes: ${sizes.directPerEvent.toLocaleString("en-US")} per-event and ${sizes.directBatched.toLocaleString("en-US")} batched direct writes; over the wire ${sizes.serial.toLocaleString("en-US")} and ${sizes.streamed.toLocaleString("en-US")} events from 1 agent, ${sizes.perAgent.toLocaleString("en-US")} from each of ${sizes.agents} agents, after a warm-up.`,
     );

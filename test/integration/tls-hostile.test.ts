@@ -172,9 +172,11 @@ describe(
       };
       a.event(envelope("node-a", 1));
       a.event(hostile);
+      await waitFor(() => a.of("ack").at(-1)?.seq === 2, 5000, "the ack of 2");
+      const before = a.of("ack").length;
       a.event(envelope("node-a", 1));
-      await waitFor(() => a.of("ack").length === 3, 5000, "three acks");
-      expect(a.of("ack").map((ack) => ack.seq)).toEqual([1, 2, 2]);
+      await waitFor(() => a.of("ack").length === before + 1, 5000, "the resend's ack");
+      expect(a.of("ack").at(-1)?.seq).toBe(2);
       expect(a.isOpen).toBe(true);
       expect(harness.errors).toEqual([]);
       expect(harness.events.map((event) => event.seq)).toEqual([1, 2]);

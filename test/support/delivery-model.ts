@@ -61,6 +61,9 @@ export interface DeliveryFigures {
   readonly journaled: number;
   /** Event frames the journal recognised as already committed (resends, duplicated and replayed frames). */
   readonly deduped: number;
+  /** Journal transactions of events (group commits) the provisioner ran, and the most events one held. */
+  readonly commitGroups: number;
+  readonly largestGroup: number;
   /** Emitted events missing from the journal at the end. */
   readonly lost: number;
   readonly link: Readonly<LinkFigures>;
@@ -228,6 +231,8 @@ export async function runDeliveryModel(
       emitted: sum((host) => host.emitted.length),
       journaled: check.journaled,
       deduped: provisioner.deduped,
+      commitGroups: provisioner.groups,
+      largestGroup: provisioner.largestGroup,
       lost: check.lost,
       link: { ...link.figures },
       agentKills: sum((host) => host.kills),
@@ -257,6 +262,7 @@ export function formatFigures(figures: DeliveryFigures): string {
   return [
     `seed ${count(figures.seed)}: ${count(figures.hosts)} hosts`,
     `${count(figures.emitted)} events emitted, ${count(figures.journaled)} journaled, ${count(figures.deduped)} duplicate frames deduped, ${count(figures.lost)} lost`,
+    `${count(figures.commitGroups)} commit groups (largest ${count(figures.largestGroup)} events)`,
     `link: ${count(link.frames)} frames, ${count(link.dropped)} dropped, ${count(link.duplicated)} duplicated, ${count(link.reordered)} reordered, ${count(link.delayed)} delayed, ${count(link.replayed)} replayed`,
     `${count(figures.agentKills)} agent kills (${count(figures.midIoKills)} mid-I/O), ${count(figures.serverKills)} provisioner kills, ${count(figures.cuts)} cuts, ${count(figures.welcomes)} welcomes`,
     `provisioner reports: ${reports || "none"}`,

@@ -15,6 +15,9 @@ export class ModelProvisioner {
   readonly reports: Record<string, number> = {};
   /** Event frames the journal answered "duplicate". */
   deduped = 0;
+  /** Group transactions tried, and the most events one held. */
+  groups = 0;
+  largestGroup = 0;
   kills = 0;
   readonly #committed = new Map<string, number>();
   #process: { readonly journal: Journal; readonly timers: TimerGroup } | undefined;
@@ -52,6 +55,18 @@ export class ModelProvisioner {
           else this.#committed.set(envelope.host, envelope.seq);
           return result;
         },
+        appendGroup: (envelopes) => {
+          this.groups += 1;
+          this.largestGroup = Math.max(this.largestGroup, envelopes.length);
+          const results = journal.appendGroup(envelopes);
+          results.forEach((result, i) => {
+            const envelope = envelopes[i];
+            if (envelope === undefined) return;
+            if (result === "duplicate") this.deduped += 1;
+            else if (result === "inserted") this.#committed.set(envelope.host, envelope.seq);
+          });
+          return results;
+        },
       },
       // What `up` answers: the plan, and the highest seq already journaled.
       onHello: (host, hello) =>
@@ -66,6 +81,13 @@ export class ModelProvisioner {
       deadlineMs: MODEL_TIMING.deadlineMs,
       // The simulated sockets finish a close in virtual time; ws's real-time kill timer must never fire.
       closeGraceMs: 3_600_000,
+      // Frames that arrive before the flush share one transaction; a kill cancels a pending flush,
+      // so what was queued is lost uncommitted (and unacked), as in a crash.
+      groupCommit: {
+        schedule: (flush) => {
+          timers.schedule(flush, MODEL_TIMING.commitDelayMs);
+        },
+      },
     });
     const tick = (): void => {
       hub.tick();

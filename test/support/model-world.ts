@@ -7,7 +7,17 @@ import type { SimLink } from "./sim-link.js";
 export const MODEL_RUN = "run-model";
 
 /** Liveness settings both sides use (virtual ms), short so that dead paths show up quickly. */
-export const MODEL_TIMING = { pingIntervalMs: 1000, deadlineMs: 3000 } as const;
+export const MODEL_TIMING = {
+  pingIntervalMs: 1000,
+  deadlineMs: 3000,
+  /**
+   * A commit group is written this long after its first event was queued,
+   * standing in for the provisioner's busy event loop (the previous group's
+   * fsync): frames of every host arriving meanwhile join the group, and a
+   * kill in between loses them uncommitted and unacked.
+   */
+  commitDelayMs: 20,
+} as const;
 
 /** What the parts of one delivery-model run share. */
 export interface ModelWorld {

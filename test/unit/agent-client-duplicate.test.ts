@@ -21,12 +21,17 @@ function world() {
   );
   const reports: GroundcrewError[] = [];
   const hub = new AgentHub({
-    sink: { append: () => "inserted" },
+    sink: { append: () => "inserted", appendGroup: (envelopes) => envelopes.map(() => "inserted") },
     onHello: (host) => ({ plan: { runId: RUN, host, action: "apply", steps: [] }, ackedSeq: 0 }),
     report: (error) => reports.push(error),
     now: clock.now,
     deadlineMs: DEADLINE,
     closeGraceMs: 3_600_000,
+    groupCommit: {
+      schedule: (flush) => {
+        clock.schedule(flush, 0);
+      },
+    },
   });
   const tick = (): void => {
     hub.tick();

@@ -77,6 +77,9 @@ describe(
         [figures.agentKills, figures.midIoKills, figures.serverKills, figures.cuts],
         formatFigures(figures),
       ).not.toContain(0);
+      // Frames arriving together were committed as groups, not one transaction each.
+      expect(figures.largestGroup, formatFigures(figures)).toBeGreaterThan(1);
+      expect(figures.commitGroups, formatFigures(figures)).toBeLessThan(figures.journaled + figures.deduped);
     });
 
     it.each(REGRESSION_SEEDS)(`regression seed %i, 5 hosts × ${String(SMALL_RUN)} events`, async (seed) => {

@@ -14,10 +14,12 @@ import { MemorySink } from "../fixtures/tls/memory-sink.js";
 
 /**
  * A journal that cannot take writes for now (server/ws/journal-outage.ts,
- * AgentConnection, AgentHub): nothing is acked that was not committed, the
- * outage is announced once, connections stay open, held events are retried
- * on the hub's tick, and a connection that ignored events meanwhile is closed
- * with 1013 so its agent resends them. The real disk-full twin is
+ * GroupCommit, AgentConnection, AgentHub): nothing is acked that was not
+ * committed, the outage is announced once, connections stay open, held
+ * events are retried on the hub's tick (one transaction for all of them),
+ * and a connection that ignored events meanwhile is closed with 1013 so its
+ * agent resends them. Group commits run when the test calls `flush` (a turn
+ * of the event loop). The real disk-full twin is
  * test/integration/journal-disk-full.test.ts.
  */
 
@@ -53,6 +55,8 @@ interface World {
   readonly reports: GroundcrewError[];
   readonly clock: { now: number };
   readonly connect: (host: string) => FakeWebSocket;
+  /** Runs the scheduled group commits. */
+  readonly flush: () => void;
 }
 
 function world(options: { announce?: boolean } = {}): World {
@@ -60,6 +64,7 @@ function world(options: { announce?: boolean } = {}): World {
   const notices: JournalOutageNotice[] = [];
   const reports: GroundcrewError[] = [];
   const clock = { now: 0 };
+  const scheduled: (() => void)[] = [];
   const hub = new AgentHub({
     sink,
     onHello: (host, hello) => ({
@@ -71,6 +76,7 @@ function world(options: { announce?: boolean } = {}): World {
     now: () => clock.now,
     deadlineMs: 60_000,
     closeGraceMs: 60_000,
+    groupCommit: { schedule: (flush) => scheduled.push(flush) },
   });
   return {
     hub,
@@ -78,6 +84,9 @@ function world(options: { announce?: boolean } = {}): World {
     notices,
     reports,
     clock,
+    flush: () => {
+      for (let run = scheduled.shift(); run !== undefined; run = scheduled.shift()) run();
+    },
     connect: (host) => {
       const ws = new FakeWebSocket();
       hub.accept(ws.socket, { host, serial: "01", remote: `192.0.2.1:${host}` });
@@ -145,38 +154,47 @@ describe("JournalOutage", () => {
 
 describe("agent channel while the journal refuses writes", () => {
   it("acks nothing uncommitted, keeps connections open, announces once, and resumes exactly once in order", () => {
-    const { hub, sink, notices, reports, clock, connect } = world();
+    const { hub, sink, notices, reports, clock, connect, flush } = world();
     const a = connect("node-a");
     const b = connect("node-b");
     a.receive(frame(envelope("node-a", 1)));
+    flush();
     expect(acks(a)).toEqual([1]);
 
     sink.failWith = diskFull();
     clock.now = 1000;
     for (let seq = 2; seq <= 6; seq++) a.receive(frame(envelope("node-a", seq)));
     b.receive(frame(envelope("node-b", 1)));
+    flush();
     expect(acks(a)).toEqual([1]);
     expect(acks(b)).toEqual([]);
-    // Only the first frame of each connection reached the journal; the rest wait in the agents' outboxes.
-    expect(sink.calls.map((call) => `${call.host}#${String(call.seq)}`)).toEqual([
-      "node-a#1",
-      "node-a#2",
-      "node-b#1",
+    // The frames went to the journal in one transaction, refused as a whole: each connection now
+    // holds its first event of it; node-a's others wait in its agent's outbox.
+    expect(sink.groups.map((group) => group.map((call) => `${call.host}#${String(call.seq)}`))).toEqual([
+      ["node-a#1"],
+      ["node-a#2", "node-a#3", "node-a#4", "node-a#5", "node-a#6", "node-b#1"],
     ]);
     expect(notices).toEqual([{ kind: "stalled", error: sink.failWith }]);
     expect(reports).toEqual([]);
     expect([a.closedWith, b.closedWith]).toEqual([undefined, undefined]);
 
-    // Still full: one retry per tick (the oldest stall), nothing acked, nothing announced.
+    // Still full: one retry per tick, of every held event in one transaction; nothing acked, nothing announced.
     clock.now = 2000;
     hub.tick();
     hub.tick();
-    expect(sink.calls.slice(3).map((call) => `${call.host}#${String(call.seq)}`)).toEqual([
-      "node-a#2",
-      "node-a#2",
+    expect(
+      sink.groups.slice(2).map((group) => group.map((call) => `${call.host}#${String(call.seq)}`)),
+    ).toEqual([
+      ["node-a#2", "node-b#1"],
+      ["node-a#2", "node-b#1"],
     ]);
     expect([acks(a), acks(b)]).toEqual([[1], []]);
     expect(notices).toHaveLength(1);
+
+    // A frame that comes meanwhile on a holding connection is ignored, not journaled.
+    a.receive(frame(envelope("node-a", 7)));
+    flush();
+    expect(sink.groups).toHaveLength(4);
 
     // Space is back: the held events commit and are acked; node-a ignored frames meanwhile, so it
     // is told to redial and resend (1013); node-b ignored none and simply goes on.
@@ -187,27 +205,30 @@ describe("agent channel while the journal refuses writes", () => {
     expect(a.closedWith?.code).toBe(CLOSE.tryAgainLater);
     expect(acks(b)).toEqual([1]);
     expect(b.closedWith).toBeUndefined();
-    expect(notices.slice(1)).toEqual([{ kind: "resumed", afterMs: 3500, failedCommits: 4 }]);
+    expect(notices.slice(1)).toEqual([{ kind: "resumed", afterMs: 3500, failedCommits: 3 }]);
     b.receive(frame(envelope("node-b", 2)));
+    flush();
     expect(acks(b)).toEqual([1, 2]);
 
     // node-a's agent redials and resends everything after the welcome's ackedSeq.
     const again = connect("node-a");
     expect(again.of("welcome")[0]?.ackedSeq).toBe(2);
-    for (let seq = 3; seq <= 6; seq++) again.receive(frame(envelope("node-a", seq)));
-    expect(acks(again)).toEqual([3, 4, 5, 6]);
-    expect(sink.seqs(RUN, "node-a")).toEqual([1, 2, 3, 4, 5, 6]);
+    for (let seq = 3; seq <= 7; seq++) again.receive(frame(envelope("node-a", seq)));
+    flush();
+    expect(acks(again)).toEqual([7]);
+    expect(sink.seqs(RUN, "node-a")).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(sink.seqs(RUN, "node-b")).toEqual([1, 2]);
     expect(reports).toEqual([]);
     expect(notices).toHaveLength(2);
   });
 
   it("announces again only for a new outage, and reports a stall without an outage callback", () => {
-    const { hub, sink, notices, connect } = world();
+    const { hub, sink, notices, connect, flush } = world();
     const a = connect("node-a");
     for (const round of [1, 2]) {
       sink.failWith = diskFull();
       a.receive(frame(envelope("node-a", round)));
+      flush();
       sink.failWith = undefined;
       hub.tick();
     }
@@ -218,7 +239,9 @@ describe("agent channel while the journal refuses writes", () => {
     const c = silent.connect("node-a");
     silent.sink.failWith = diskFull();
     c.receive(frame(envelope("node-a", 1)));
+    silent.flush();
     c.receive(frame(envelope("node-a", 2)));
+    silent.flush();
     expect(silent.reports.map((error) => [error.code, error.retryable])).toEqual([
       ["AGENT_JOURNAL_FAILED", true],
     ]);
@@ -226,10 +249,11 @@ describe("agent channel while the journal refuses writes", () => {
   });
 
   it("forgets the held event of a connection that closes, and ends the outage on the next commit", () => {
-    const { hub, sink, notices, connect } = world();
+    const { hub, sink, notices, connect, flush } = world();
     const a = connect("node-a");
     sink.failWith = diskFull();
     a.receive(frame(envelope("node-a", 1)));
+    flush();
     a.readyState = 3;
     a.emit("close", 1006, Buffer.from(""));
     sink.failWith = undefined;
@@ -239,15 +263,17 @@ describe("agent channel while the journal refuses writes", () => {
 
     const again = connect("node-a");
     again.receive(frame(envelope("node-a", 1)));
+    flush();
     expect(acks(again)).toEqual([1]);
     expect(notices.map((notice) => notice.kind)).toEqual(["stalled", "resumed"]);
   });
 
   it("still closes with 1011 on a journal failure that is not a stall", () => {
-    const { sink, notices, reports, connect } = world();
+    const { sink, notices, reports, connect, flush } = world();
     const a = connect("node-a");
     sink.failWith = new GroundcrewError("JOURNAL_CLOSED", `the journal at ${JOURNAL} is closed`);
     a.receive(frame(envelope("node-a", 1)));
+    flush();
     expect(a.closedWith?.code).toBe(CLOSE.internal);
     expect(acks(a)).toEqual([]);
     expect(reports.map((error) => error.code)).toEqual(["AGENT_JOURNAL_FAILED"]);

@@ -10,8 +10,8 @@ import { serverRequestSchema, type ServerRequest } from "./server-protocol.js";
 /**
  * The provisioner's side of a load test, alone in its process so its RSS and
  * CPU are its own: the real journal (WAL, synchronous=FULL) behind the
- * redacting sink `up` uses, and the real AgentServer (mutual TLS, one
- * commit and one ack per event frame), wired as server/orchestrate/up.ts
+ * redacting sink `up` uses, and the real AgentServer (mutual TLS, group
+ * commit: one transaction per event-loop turn, acks after it), wired as server/orchestrate/up.ts
  * wires them. Driven over IPC by the bench runner (server-protocol.ts).
  */
 
