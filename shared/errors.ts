@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   AGENT_STATE_CORRUPT: "a file in the agent's state directory is not valid",
   PKI_STATE_INVALID: "the PKI files in the state directory are missing, damaged or inconsistent",
   PKI_NAME_INVALID: "a host name or address cannot be put in a certificate",
+  PKI_HOST_UNKNOWN: "no certificate was ever issued to this host from this state directory",
+  PKI_BUSY: "another groundcrew process kept the PKI registry locked too long",
   AGENT_TLS_REFUSED: "an agent connection was refused: its certificate is invalid, unknown or revoked",
   AGENT_PROTOCOL_VIOLATION: "an agent broke the protocol; its connection was dropped",
   AGENT_DUPLICATE: "a second agent claimed a host that already has a live connection",

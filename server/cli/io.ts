@@ -6,12 +6,15 @@ export interface CliIo {
   readonly progress: (message: string) => void;
   /** stdout is a terminal (live redrawn progress); absent means no. */
   readonly isTTY?: boolean;
+  /** Raw stderr for diagnostic lines (`--verbose`), written as given; absent means process.stderr. */
+  readonly stderr?: (text: string) => void;
 }
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   progress: (message) => process.stderr.write(`${message}\n`),
   isTTY: process.stdout.isTTY,
+  stderr: (text) => process.stderr.write(text),
 };
 
 /** Validates a machine-count flag: a whole number from 1 to 32. */

@@ -9,7 +9,9 @@ import { registerKubeconfigCommand } from "./commands/kubeconfig.js";
 import { registerResetCommand } from "./commands/reset.js";
 import { registerUpCommand } from "./commands/up.js";
 import { registerLabCommands } from "./commands/lab.js";
+import { registerPkiCommands } from "./commands/pki.js";
 import type { CliIo } from "./io.js";
+import { VERBOSE_HELP } from "./verbose.js";
 
 /** The `groundcrew` command tree. Commands arrive here as the product grows. */
 export function createProgram(io: CliIo): Command {
@@ -20,6 +22,7 @@ export function createProgram(io: CliIo): Command {
         "A single-file agent is pushed over SSH to every machine and reports back over mutual TLS.",
     )
     .version(VERSION, "-V, --version", "print the groundcrew version")
+    .option("--verbose", VERBOSE_HELP)
     // Program options only before the command, so a command may have its own --version (bundle add).
     .enablePositionalOptions()
     .showHelpAfterError()
@@ -33,5 +36,6 @@ export function createProgram(io: CliIo): Command {
   registerInventoryCommands(program, io);
   registerBundleCommands(program, io);
   registerLabCommands(program, io);
+  registerPkiCommands(program, io);
   return program;
 }

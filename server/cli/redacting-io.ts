@@ -11,5 +11,12 @@ export function redactingIo(io: CliIo, redactor: Redactor): CliIo {
       io.progress(redactor.redact(message));
     },
     ...(io.isTTY === undefined ? {} : { isTTY: io.isTTY }),
+    ...(io.stderr === undefined
+      ? {}
+      : {
+          stderr: (text: string) => {
+            io.stderr?.(redactor.redact(text));
+          },
+        }),
   };
 }

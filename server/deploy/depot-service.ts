@@ -12,16 +12,18 @@ export function depotConfig(fleet: readonly string[]): DepotConfig {
 
 /**
  * Installs and (re)starts the depot unit on `host` (the agent and its TLS
- * files must be installed). Restarted only when its config, unit or the agent
- * binary (`binaryChanged`) changed, or it is not running, so fetches in
- * flight from an earlier run are not cut.
+ * files must be installed). Restarted only when its config or unit changed,
+ * the agent binary or its TLS files changed (`agentChanged`: the depot reads
+ * the agent's certificate once, at start, and must not go on serving one
+ * that was replaced and will expire), or it is not running, so fetches in
+ * flight are not cut for nothing.
  * Throws AGENT_PUSH_FAILED naming the host.
  */
 export async function startDepotService(
   root: Exec,
   host: string,
   config: DepotConfig,
-  binaryChanged: boolean,
+  agentChanged: boolean,
 ): Promise<void> {
   const configChanged = await installRemoteFile(
     root,
@@ -34,7 +36,7 @@ export async function startDepotService(
   if (unitChanged) await must(root, host, ["systemctl", "daemon-reload"], "reload systemd");
   await must(root, host, ["systemctl", "enable", "--quiet", DEPOT_UNIT_NAME], "enable the depot unit");
   const active = await root.run(["systemctl", "is-active", "--quiet", DEPOT_UNIT_NAME]);
-  if (configChanged || unitChanged || binaryChanged || active.code !== 0) {
+  if (configChanged || unitChanged || agentChanged || active.code !== 0) {
     await must(root, host, ["systemctl", "restart", DEPOT_UNIT_NAME], "start the depot unit");
   }
 }

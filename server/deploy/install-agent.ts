@@ -10,7 +10,7 @@ import {
   AGENT_UNIT_PATH,
   agentUnit,
 } from "./layout.js";
-import { installRemoteFile, remoteSha256 } from "./remote-file.js";
+import { installRemoteFiles, remoteSha256s, type RemoteFile } from "./remote-file.js";
 
 /** A host's TLS identity. Secret (the key): never logged, travels only on SSH stdin. */
 export interface HostTlsMaterial {
@@ -22,6 +22,8 @@ export interface HostTlsMaterial {
 export interface InstalledAgent {
   /** True when the agent binary was sent or replaced (false: the same build was there). */
   readonly binaryChanged: boolean;
+  /** True when the CA certificate, the host certificate or its key was rewritten (a new certificate: always on a fresh install). */
+  readonly tlsChanged: boolean;
   readonly bytesSent: number;
 }
 
@@ -30,6 +32,15 @@ export interface InstalledAgent {
  * binary (sent only when its sha256 differs), TLS files and config (0600,
  * rewritten only when they differ), unit, enable, restart. After this the
  * agent dials back on its own, and again after a reboot.
+ *
+ * Every command is a round trip (and a sudo) per host, and systemd reloads
+ * are slow on a busy host, so: one `sha256sum` reads the binary's and every
+ * file's hash, one `mkdir` makes the directories of those that differ, and
+ * the unit is enabled (`--no-reload`) and systemd reloaded once, only when
+ * the unit file was written or `is-enabled` does not say "enabled" (a plain
+ * `enable` reloads systemd every time, even when the unit already was).
+ * When nothing changed that is three commands: the hashes, is-enabled,
+ * restart.
  * Throws GroundcrewError AGENT_PUSH_FAILED naming the host and what failed.
  */
 export async function installAgent(
@@ -39,9 +50,20 @@ export async function installAgent(
   config: AgentConfig,
 ): Promise<InstalledAgent> {
   const { root, host } = connection;
+  const tlsFiles: RemoteFile[] = [
+    { path: config.tls.ca, content: tls.caPem, mode: 0o600 },
+    { path: config.tls.cert, content: tls.certPem, mode: 0o600 },
+    { path: config.tls.key, content: tls.keyPem, mode: 0o600 },
+  ];
+  const files: RemoteFile[] = [
+    ...tlsFiles,
+    { path: AGENT_CONFIG, content: `${JSON.stringify(config, null, 2)}\n`, mode: 0o600 },
+    { path: AGENT_UNIT_PATH, content: agentUnit(), mode: 0o644 },
+  ];
+  const hashes = await remoteSha256s(root, [AGENT_BINARY, ...files.map((file) => file.path)]);
   let binaryChanged = false;
   let bytesSent = 0;
-  if ((await remoteSha256(root, AGENT_BINARY)) !== agent.sha256) {
+  if (hashes.get(AGENT_BINARY) !== agent.sha256) {
     const pushed = await pushAgent(connection.session, agent);
     bytesSent = pushed.bytesSent;
     await must(
@@ -51,20 +73,23 @@ export async function installAgent(
     );
     binaryChanged = true;
   }
-  await installRemoteFile(root, host.name, config.tls.ca, tls.caPem, 0o600);
-  await installRemoteFile(root, host.name, config.tls.cert, tls.certPem, 0o600);
-  await installRemoteFile(root, host.name, config.tls.key, tls.keyPem, 0o600);
-  await installRemoteFile(root, host.name, AGENT_CONFIG, `${JSON.stringify(config, null, 2)}\n`, 0o600);
-  if (await installRemoteFile(root, host.name, AGENT_UNIT_PATH, agentUnit(), 0o644)) {
+  const written = await installRemoteFiles(root, host.name, files, hashes);
+  const tlsChanged = tlsFiles.some((file) => written.has(file.path));
+  // A unit file just written is enabled again (its [Install] may have changed); only "enabled" (not
+  // "enabled-runtime", which a reboot forgets) counts as enabled.
+  const enabled =
+    !written.has(AGENT_UNIT_PATH) &&
+    (await root.run(["systemctl", "is-enabled", AGENT_UNIT_NAME])).stdout.trim() === "enabled";
+  if (!enabled) {
+    await must(
+      root.run(["systemctl", "enable", "--quiet", "--no-reload", AGENT_UNIT_NAME]),
+      host.name,
+      "enable the agent unit",
+    );
     await must(root.run(["systemctl", "daemon-reload"]), host.name, "reload systemd");
   }
-  await must(
-    root.run(["systemctl", "enable", "--quiet", AGENT_UNIT_NAME]),
-    host.name,
-    "enable the agent unit",
-  );
   await must(root.run(["systemctl", "restart", AGENT_UNIT_NAME]), host.name, "start the agent unit");
-  return { binaryChanged, bytesSent };
+  return { binaryChanged, tlsChanged, bytesSent };
 }
 
 export const AGENT_TLS_FILES = {

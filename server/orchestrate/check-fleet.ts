@@ -5,6 +5,7 @@ import type { AgentBinary } from "../ssh/push-agent.js";
 import { connectHost, type ConnectOptions, type HostConnection } from "./host-session.js";
 import { mapLimit } from "./pool.js";
 import { probeHost } from "./probe.js";
+import { silentLogger } from "../log/logger.js";
 
 export interface CheckOptions extends ConnectOptions {
   readonly agent: AgentBinary;
@@ -64,6 +65,14 @@ export async function checkFleet(inventory: Inventory, options: CheckOptions): P
       };
     }
     probes.set(host.name, probe);
+    (options.log ?? silentLogger).info(
+      {
+        host: host.name,
+        ok: probe.ok,
+        ...(probe.ok ? {} : { failedAt: probe.failedAt, reason: probe.reason }),
+      },
+      "host probed",
+    );
     options.onProbed?.(host.name, probe);
   });
   const results = runPreflights(

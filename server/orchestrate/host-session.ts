@@ -2,7 +2,9 @@ import { readFile } from "node:fs/promises";
 import { GroundcrewError } from "../../shared/errors.js";
 import type { Exec } from "../../shared/host-io.js";
 import { withSudo, withSudoPassword } from "../../shared/with-sudo.js";
-import type { Secret } from "../../shared/secret.js";
+import { Secret } from "../../shared/secret.js";
+import type { Redactor } from "../../shared/redactor.js";
+import { errorFields, silentLogger, type Logger } from "../log/logger.js";
 import type { InventoryHost } from "../inventory/types.js";
 import type { KnownHosts } from "../ssh/known-hosts.js";
 import { SshSession } from "../ssh/session.js";
@@ -19,14 +21,20 @@ export interface ConnectOptions {
   readonly acceptNewHostKeys: boolean;
   /** Sudo passwords by host name (resolveSudoPasswords), for hosts whose sudo needs one. */
   readonly sudoPasswords?: ReadonlyMap<string, Secret>;
+  /** The run's Redactor: learns the SSH private key read from the host's key file. */
+  readonly redactor?: Redactor;
+  /** Diagnostics; each host's session logs under a child with `host` bound. */
+  readonly log?: Logger;
 }
 
 /**
  * Opens an SSH session to an inventory host with its key (or ssh-agent),
  * host keys checked against the pinned store, and picks the root wrapper its
- * sudo settings call for. Secrets (key, sudo password) stay in memory.
+ * sudo settings call for. Secrets (key, sudo password) stay in memory, and
+ * the key is added to the run's Redactor.
  */
 export async function connectHost(host: InventoryHost, options: ConnectOptions): Promise<HostConnection> {
+  const log = (options.log ?? silentLogger).child({ host: host.name });
   const privateKey =
     host.ssh.keyFile === undefined
       ? undefined
@@ -40,6 +48,7 @@ export async function connectHost(host: InventoryHost, options: ConnectOptions):
             },
           );
         });
+  if (privateKey !== undefined) options.redactor?.add(new Secret(privateKey));
   const session = await SshSession.connect({
     name: host.name,
     host: host.address,
@@ -47,8 +56,14 @@ export async function connectHost(host: InventoryHost, options: ConnectOptions):
     username: host.ssh.user,
     ...(privateKey === undefined ? {} : { privateKey }),
     hostKeys: options.knownHosts.checkFor(host.address, host.ssh.port, options.acceptNewHostKeys),
+    log,
+  }).catch((error: unknown) => {
+    log.warn(errorFields(error), "ssh connection failed");
+    throw error;
   });
   if (host.ssh.user === "root") return { host, session, root: session };
+  const sudo = host.sudo.mode === "passwordless" ? "sudo -n" : "sudo -S (password on stdin)";
+  log.debug({ sudo }, "commands run as root through sudo");
   return { host, session, root: rootExec(session, host, options.sudoPasswords?.get(host.name)) };
 }
 

@@ -83,7 +83,11 @@ export function redactEnvelope(envelope: EventEnvelope, redactor: Redactor): Eve
 
 /** A sink that commits each event redacted; the journal's duplicate check sees the redacted form on every resend. */
 export function redactingSink(sink: JournalSink, redactor: Redactor): JournalSink {
-  return { append: (envelope) => sink.append(redactEnvelope(envelope, redactor)) };
+  return {
+    append: (envelope) => sink.append(redactEnvelope(envelope, redactor)),
+    appendGroup: (envelopes) =>
+      sink.appendGroup(envelopes.map((envelope) => redactEnvelope(envelope, redactor))),
+  };
 }
 
 /** A reporter whose texts and events are redacted before `reporter` (the terminal) sees them. */

@@ -12,6 +12,7 @@ import { redactEnvelope, withRedaction } from "./redaction.js";
 import { connectHost, type HostConnection } from "./host-session.js";
 import { newRunId, phases, resetSteps } from "./plan.js";
 import { mapLimit } from "./pool.js";
+import { errorFields, silentLogger, type Logger } from "../log/logger.js";
 
 /** Where k3s.install puts the k3s binary (agent/steps/k3s-files.ts). */
 const K3S_BINARY = "/usr/local/bin/k3s";
@@ -29,6 +30,8 @@ export interface ResetOptions {
   readonly reporter: UpReporter;
   /** The run's secrets, redacted from the journal, the reporter and errors (see UpOptions.redactor). */
   readonly redactor?: Redactor;
+  /** Diagnostics (see UpOptions.log). */
+  readonly log?: Logger;
 }
 
 /** ResetOptions with the run's Redactor and a redacting reporter in place (withRedaction). */
@@ -70,11 +73,14 @@ export async function reset(given: ResetOptions): Promise<ResetResult> {
     const runId = newRunId();
     const names = inventory.hosts.map((host) => host.name);
     journal.startRun({ id: runId, action: "undo", inventory: inventory.file, hosts: names });
+    const log = options.log ?? silentLogger;
+    log.info({ runId, hosts: names.length }, "reset run started");
     const outcomes = new Map<string, ResetOutcome>();
     const servers = inventory.hosts.filter((host) => host.role === "server");
     const first = servers.find((host) => host.depot) ?? servers[0];
     const firstConnection = first === undefined ? undefined : connections.get(first.name);
     for (const phase of [...phases(inventory.hosts)].reverse()) {
+      log.info({ hosts: phase.map((host) => host.name) }, "phase: started");
       await mapLimit(phase, options.concurrency, async (host) => {
         const connection = connections.get(host.name);
         if (connection === undefined || connection instanceof Error) {
@@ -94,6 +100,7 @@ export async function reset(given: ResetOptions): Promise<ResetResult> {
       });
     }
     const failed = [...outcomes.values()].some((outcome) => outcome !== "reset");
+    log.info({ outcomes: Object.fromEntries(outcomes) }, "reset finished");
     journal.finishRun(runId, failed ? "failed" : "succeeded");
     return { runId, outcomes };
   } finally {
@@ -149,6 +156,7 @@ async function resetHost(
   } catch (error) {
     const message =
       error instanceof GroundcrewError || error instanceof Error ? error.message : String(error);
+    (options.log ?? silentLogger).error({ host: host.name, ...errorFields(error) }, "reset failed");
     reporter.phase(host.name, `reset FAILED: ${message}`, "failed");
     return "failed";
   }
@@ -183,6 +191,10 @@ async function undoSteps(
     journal.append(redactEnvelope(envelope, options.redactor));
     reporter.event(envelope);
   }
+  (options.log ?? silentLogger).debug(
+    { host: host.name, events: events.length },
+    "journal: undo events committed",
+  );
   const finished = events.at(-1)?.event;
   if (finished?.kind === "run.finished" && finished.outcome === "succeeded") return true;
   reporter.phase(host.name, `undo failed: ${undone.stderr.trim() || "see the journal"}`, "failed");

@@ -66,6 +66,11 @@ export class RunTracker {
     }
   }
 
+  /** `host`'s outcome, or undefined while it is still awaited (or not part of the run). */
+  outcome(host: string): HostOutcome | undefined {
+    return this.#outcomes.get(host);
+  }
+
   /** Resolves with `host`'s outcome once it has one (at once when it already has). */
   finished(host: string): Promise<HostOutcome> {
     const outcome = this.#outcomes.get(host);

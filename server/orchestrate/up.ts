@@ -15,7 +15,9 @@ import { Pki } from "../pki/pki.js";
 import type { CheckResult, HostProbe } from "../preflight/types.js";
 import type { AgentBinary } from "../ssh/push-agent.js";
 import type { KnownHosts } from "../ssh/known-hosts.js";
-import { AGENT_PATH, AgentServer } from "../ws/agent-server.js";
+import { AGENT_PATH, AgentServer, DEFAULT_DEADLINE_MS } from "../ws/agent-server.js";
+import { HostContact } from "./host-contact.js";
+import { describeJournalOutage } from "../ws/journal-outage.js";
 import { checkFleet, closeAll } from "./check-fleet.js";
 import { dryRunHost } from "./dry-run.js";
 import type { HostConnection } from "./host-session.js";
@@ -41,7 +43,10 @@ import type { Redactor } from "../../shared/redactor.js";
 import { redactingSink, withRedaction } from "./redaction.js";
 import type { ServerCertificate } from "../pki/pki.js";
 import { RunTracker, type HostOutcome } from "./run-tracker.js";
+import { cutOnRevocation, type RevocationCut } from "./revocation-cut.js";
 import type { StepCheck } from "../../agent/commands/check-plan.js";
+import { errorFields, silentLogger, type Logger } from "../log/logger.js";
+import { loggedSink } from "../log/journal-commits.js";
 
 /** Where `up` reports to; the CLI renders it (live lines, plain lines or JSON). */
 export interface UpReporter {
@@ -73,6 +78,8 @@ export interface UpOptions {
    * what the caller prints with the same knowledge.
    */
   readonly redactor?: Redactor;
+  /** Diagnostics (server/log/): SSH, agents, journal commits, phases, errors. Every line is redacted. */
+  readonly log?: Logger;
   readonly signal?: AbortSignal;
   /** The offline bundle: verified (hashes, and the signature against `trustedKeys` when any) before any host is touched. */
   readonly bundle?: { readonly location: string; readonly trustedKeys: readonly KeyObject[] };
@@ -168,9 +175,11 @@ export async function up(given: UpOptions): Promise<UpResult> {
   const bundle = await verifyIfGiven(options);
   const addons = await loadAddonSources(inventory, bundle);
   await checkNfsStorage(inventory, bundle);
+  const log = options.log ?? silentLogger;
   const journal = Journal.open(journalPath(options.stateDir));
   let check: Awaited<ReturnType<typeof checkFleet>> | undefined;
   let server: AgentServer | undefined;
+  let revocations: RevocationCut | undefined;
   try {
     check = await checkFleet(inventory, {
       ...options,
@@ -178,6 +187,7 @@ export async function up(given: UpOptions): Promise<UpResult> {
         reporter.transfer(host, done, total, "the agent");
       },
     });
+    log.info({ hosts: inventory.hosts.length, failed: check.failed }, "phase: checks done");
     if (check.failed) return { kind: "checks-failed", results: check.results };
     const sshBefore = sshBytes(check.connections);
     const delivery = planDelivery(inventory.hosts, archFrom(check.probes), bundle);
@@ -189,8 +199,15 @@ export async function up(given: UpOptions): Promise<UpResult> {
     } else {
       reporter.note(`resuming run ${runId}: its provisioner stopped before the run ended`);
     }
+    log.info({ runId, resumed: previous !== undefined, hosts: names.length }, "run started");
     const tracker = new RunTracker(names, options.hostGraceMs, (host) => {
-      journal.markHostLost(runId, host, `no contact for ${Math.round(options.hostGraceMs / 1000)} s`);
+      // A timer's callback: a journal that cannot be written (disk full) must not take `up` down.
+      try {
+        journal.markHostLost(runId, host, `no contact for ${Math.round(options.hostGraceMs / 1000)} s`);
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        reporter.note(`${host}: lost, but not marked so in the journal: ${why}`);
+      }
       reporter.phase(host, "lost: the agent did not report in time", "lost");
     });
     for (const status of previous === undefined ? [] : journal.hostStatus(runId)) {
@@ -205,15 +222,29 @@ export async function up(given: UpOptions): Promise<UpResult> {
       inventory.provisioner.address ?? connection.session.localAddress;
     const addresses = [...new Set([...connections.values()].map(dialAddress))];
     const tls = await pki.issueServerCert(addresses);
+    redactor.add(new Secret(tls.keyPem));
+    const sink = loggedSink(redactingSink(journal, redactor), log);
     const plans = new Map<string, Plan>();
     const uploaded = { bytes: 0 };
+    const contact = new HostContact({
+      tracker,
+      markLost: (host, reason) => {
+        journal.markHostLost(runId, host, reason);
+      },
+      report: (host, text) => {
+        reporter.phase(host, text);
+      },
+      deadlineMs: DEFAULT_DEADLINE_MS,
+      graceMs: options.hostGraceMs,
+    });
     server = await AgentServer.listen({
       host: "0.0.0.0",
       port: options.port,
       tls: { cert: tls.certPem, key: tls.keyPem, ca: tls.caPem },
       hosts: new Set(names),
       isRevoked: (serial) => pki.isRevoked(serial),
-      sink: redactingSink(journal, redactor),
+      sink,
+      log,
       onHello: (host, hello) => {
         if (hello.protocol !== PROTOCOL_VERSION) {
           return { reject: "PROTOCOL_MISMATCH", message: `provisioner speaks protocol ${PROTOCOL_VERSION}` };
@@ -222,7 +253,7 @@ export async function up(given: UpOptions): Promise<UpResult> {
         if (hello.runId !== runId || plan === undefined) {
           return { reject: "UNKNOWN_RUN", message: `run ${hello.runId} is not the current run` };
         }
-        tracker.connected(host);
+        contact.welcomed(host);
         return { plan, ackedSeq: journal.lastSeq(runId, host) };
       },
       onEvent: (envelope) => {
@@ -230,16 +261,21 @@ export async function up(given: UpOptions): Promise<UpResult> {
         tracker.event(envelope);
       },
       onHostDisconnected: (host) => {
-        tracker.disconnected(host);
+        contact.disconnected(host);
       },
       onHostLost: (host) => {
-        tracker.disconnected(host);
+        contact.silent(host);
       },
       onAgentError: (error) => {
         reporter.note(`agent error: ${error.message}`);
       },
+      onJournalOutage: (notice) => {
+        reporter.note(describeJournalOutage(notice, journal.path));
+      },
       artifacts: artifactLookup(delivery),
     });
+    const cut = await cutOnRevocation({ pki, server, journal, runId, hosts: names, tracker, reporter });
+    revocations = cut;
     const abort = (): void => {
       tracker.abandon();
     };
@@ -290,6 +326,7 @@ export async function up(given: UpOptions): Promise<UpResult> {
       uploaded,
       secrets,
       k3sHosts,
+      revoked: cut.revoked,
     });
     await runPhases(inventory.hosts, layout, options, tracker, async (host) => {
       const connection = connections.get(host.name);
@@ -300,6 +337,8 @@ export async function up(given: UpOptions): Promise<UpResult> {
       });
     });
     const outcomes = await tracker.done;
+    log.info({ outcomes: Object.fromEntries(outcomes) }, "phase: every host finished");
+    sink.summary();
     options.signal?.removeEventListener("abort", abort);
     let failed = [...outcomes.values()].some((outcome) => outcome !== "succeeded");
     const first = layout.firstServer === undefined ? undefined : connections.get(layout.firstServer.name);
@@ -340,6 +379,7 @@ export async function up(given: UpOptions): Promise<UpResult> {
       ...(cluster === undefined ? {} : { cluster }),
     };
   } finally {
+    await revocations?.close();
     await server?.close();
     if (check !== undefined) closeAll(check.connections);
     journal.close();
@@ -353,6 +393,8 @@ interface StartContext {
   readonly pki: Pki;
   readonly options: UpOptions;
   readonly tracker: RunTracker;
+  /** Hosts revoked (`groundcrew pki revoke`) while this run ran: they get no new certificate. */
+  readonly revoked: ReadonlySet<string>;
   readonly resumed: boolean;
   readonly delivery: Delivery;
   /** The agent in the login user's cache (from the probe): runs the store commands before the unit exists. */
@@ -391,7 +433,12 @@ async function runPhases(
   start: (host: InventoryHost) => Promise<void>,
 ): Promise<void> {
   const ordered = phases(hosts);
+  const log = options.log ?? silentLogger;
   for (const [index, phase] of ordered.entries()) {
+    log.info(
+      { phase: index + 1, of: ordered.length, hosts: phase.map((host) => host.name) },
+      "phase: started",
+    );
     const joiningServers = phase.every(
       (host) => host.role === "server" && host.name !== layout.firstServer?.name && !host.depot,
     );
@@ -404,6 +451,10 @@ async function runPhases(
       return outcome?.status !== "fulfilled" || outcome.value !== "succeeded";
     });
     if (stopped.length === 0) continue;
+    log.warn(
+      { phase: index + 1, stopped: stopped.map((host) => host.name) },
+      "phase: later phases not started",
+    );
     const why = `not started: ${stopped.map((host) => host.name).join(", ")} did not succeed`;
     for (const later of ordered.slice(index + 1).flat()) {
       options.reporter.phase(later.name, why, "failed");
@@ -427,6 +478,8 @@ async function verifyCluster(
 ): Promise<ClusterOutcome> {
   const { reporter } = options;
   const names = expected.hosts.map((host) => host.name);
+  const log = options.log ?? silentLogger;
+  log.info({ nodes: names.length }, "phase: cluster verification");
   reporter.phase(server.name, `cluster: waiting for ${names.length} node(s) to be Ready`);
   try {
     const nodes = await waitForNodes(first.root, names, NODES_READY_TIMEOUT_MS);
@@ -448,12 +501,19 @@ async function verifyCluster(
     return { ok: true, nodes: nodes.ready.length, kubeconfig, report };
   } catch (error) {
     const problem = error instanceof Error ? error.message : String(error);
+    log.error(errorFields(error), "cluster verification failed");
     reporter.phase(server.name, `cluster: ${problem}`, "failed");
     return { ok: false, problem };
   }
 }
 
-/** Starts (or, on resume, leaves running) one host's agent; a failure marks that host failed, not the run aborted. */
+/**
+ * Starts one host's agent with a new certificate (HOST_CERT_VALIDITY_DAYS).
+ * On resume, an agent already running for the run is left running unless
+ * its certificate is due (`Pki.hostCertDue`): then it is installed again with
+ * a new one. A host revoked during the run is not started. A failure marks
+ * that host failed, not the run aborted.
+ */
 async function startAgent(
   host: InventoryHost,
   connection: HostConnection,
@@ -463,14 +523,21 @@ async function startAgent(
   try {
     const isDepot = context.delivery.depot?.name === host.name;
     if (isDepot) await fillDepot(host, connection, context);
+    if (context.revoked.has(host.name)) return;
     if (context.resumed && (await agentServes(connection, context.runId))) {
-      reporter.phase(host.name, "agent still running: waiting for it to report");
-      context.tracker.expect(host.name);
-      return;
+      if (!(await context.pki.hostCertDue(host.name))) {
+        reporter.phase(host.name, "agent still running: waiting for it to report");
+        context.tracker.expect(host.name);
+        return;
+      }
+      reporter.phase(host.name, "agent still running, its certificate expires soon: installing a new one");
     }
     await deliverSecrets(host, connection, context);
     reporter.phase(host.name, "installing the agent");
     const identity = await context.pki.issueHostCert(host.name);
+    context.options.redactor?.add(new Secret(identity.keyPem));
+    // Revoked while this host was being prepared: its new certificate stays unused.
+    if (context.revoked.has(host.name)) return;
     const installed = await installAgent(
       connection,
       context.options.agent,
@@ -485,7 +552,12 @@ async function startAgent(
     );
     if (isDepot) {
       const fleet = context.options.inventory.hosts.map((item) => item.name);
-      await startDepotService(connection.root, host.name, depotConfig(fleet), installed.binaryChanged);
+      await startDepotService(
+        connection.root,
+        host.name,
+        depotConfig(fleet),
+        installed.binaryChanged || installed.tlsChanged,
+      );
       reporter.phase(host.name, "depot serving the artifact store to the fleet");
     }
     reporter.phase(host.name, `agent started${installedNote(installed)}: waiting for it to dial back`);
@@ -493,6 +565,10 @@ async function startAgent(
   } catch (error) {
     const message =
       error instanceof GroundcrewError || error instanceof Error ? error.message : String(error);
+    (context.options.log ?? silentLogger).error(
+      { host: host.name, ...errorFields(error) },
+      "agent not started",
+    );
     reporter.phase(host.name, `FAILED to start the agent: ${message}`, "failed");
     context.tracker.settled(host.name, "failed");
   }
@@ -544,10 +620,11 @@ async function fillDepot(
 
 /** Verifies the bundle; a tar's artifacts are kept in the state directory's store to be sent on. */
 async function verifyIfGiven(
-  options: Pick<UpOptions, "bundle" | "reporter" | "stateDir">,
+  options: Pick<UpOptions, "bundle" | "reporter" | "stateDir" | "log">,
 ): Promise<VerifiedBundle | undefined> {
   if (options.bundle === undefined) return undefined;
   const { location, trustedKeys } = options.bundle;
+  const started = Date.now();
   const verified = await verifyBundle(location, {
     trustedKeys,
     keepIn: path.join(options.stateDir, "artifacts"),
@@ -558,6 +635,16 @@ async function verifyIfGiven(
       : verified.signature.state === "unchecked"
         ? `signed by key ${verified.signature.keyId} (not checked: no trusted key configured)`
         : "not signed";
+  (options.log ?? silentLogger).info(
+    {
+      bundle: verified.manifest.name,
+      artifacts: verified.artifacts.length,
+      bytes: verified.totalBytes,
+      signature: verified.signature.state,
+      ms: Date.now() - started,
+    },
+    "bundle verified",
+  );
   options.reporter.note(
     `bundle ${verified.manifest.name}: ${verified.artifacts.length} artifact(s), ${formatBytes(verified.totalBytes)}, every sha256 matches; ${signature}`,
   );

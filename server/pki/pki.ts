@@ -6,10 +6,12 @@ import { buildLeafCertificate, newKeyPair } from "./cert-builder.js";
 import { assertCertHostName, parseSubjectAltName, sanKey } from "./names.js";
 import { PkiFiles } from "./pki-files.js";
 import { normalizeSerial } from "./serial.js";
+import { REGISTRY_LOCK, withRegistryLock } from "./registry-lock.js";
 import {
   emptyIssued,
   emptyRevoked,
   issuedFileSchema,
+  mergeRevoked,
   parseRegistry,
   recordIssued,
   revokeHost,
@@ -25,9 +27,15 @@ import {
   reusableServerCert,
   type ServingCertKind,
 } from "./server-cert-store.js";
-import { validityFor } from "./validity.js";
+import { DAY_MS, validityFor } from "./validity.js";
 
 export const HOST_CERT_VALIDITY_DAYS = 7;
+/**
+ * A resumed `up` keeps a host's running agent only while the host's newest
+ * unrevoked certificate has more than this left; otherwise it installs the
+ * agent again with a new one.
+ */
+export const HOST_CERT_RENEW_BEFORE_DAYS = 2;
 const REGISTRY_FILES = { issued: "issued.json", revoked: "revoked.json" } as const;
 
 export interface PkiOptions {
@@ -65,11 +73,30 @@ export interface HostCertificate {
   readonly notAfter: Date;
 }
 
+/** One certificate issued to a host, as `certificates()` lists it. No key material. */
+export interface IssuedCertificate {
+  readonly host: string;
+  /** Lowercase hex without leading zeros. */
+  readonly serial: string;
+  readonly notAfter: Date;
+  /** When it was revoked, if it was. */
+  readonly revokedAt?: Date;
+}
+
+/** A revocation `reloadRevoked` found on disk that this Pki did not know of. */
+export interface NewRevocation {
+  readonly host: string;
+  readonly serial: string;
+}
+
 /**
  * The provisioner's certificate authority, kept in `<stateDir>/pki` (0700,
  * files 0600). The CA key is read into this object and returned by no
- * method. Operations run one at a time within one Pki; a state directory is
- * meant for one provisioner process at a time.
+ * method. Operations run one at a time within one Pki. One provisioner
+ * process (`up`) issues certificates from a state directory at a time; other
+ * processes may revoke beside it (`groundcrew pki revoke`): revoking writes
+ * only revoked.json, under `registry.lock`, and the provisioner picks the
+ * change up with `reloadRevoked`.
  */
 export class Pki {
   #queue: Promise<unknown> = Promise.resolve();
@@ -212,23 +239,103 @@ export class Pki {
   /**
    * Revokes every unexpired certificate issued to `host` and persists it in
    * revoked.json before returning the serials revoked now (empty when there
-   * was none). Live sessions are not touched here: also call
+   * was none left to revoke). Holds `registry.lock` from reading revoked.json
+   * to writing it, so revocations by other processes are kept. Throws
+   * PKI_HOST_UNKNOWN, writing nothing, when neither registry file knows
+   * `host`; PKI_BUSY when another process holds the lock too long. Live
+   * sessions are not touched here: a provisioner in another process sees the
+   * change through `reloadRevoked`; in this one, call
    * `AgentServer.revokeLive(host)`.
    */
   revoke(host: string): Promise<string[]> {
+    return this.#serialized(() =>
+      withRegistryLock(this.files.path(REGISTRY_LOCK), async () => {
+        const onDisk = mergeRevoked(this.revoked, await this.#readRevoked()).merged;
+        const issued = await this.#readIssued();
+        const result = revokeHost(issued, onDisk, host, this.now());
+        if (!result.knownHost) {
+          const known = [...new Set([...Object.keys(issued.hosts), ...onDisk.revoked.map((e) => e.host)])];
+          throw new GroundcrewError(
+            "PKI_HOST_UNKNOWN",
+            `no certificate was issued to ${host} from ${this.files.dir}` +
+              (known.length === 0
+                ? " (none was issued to any host)"
+                : ` (hosts: ${known.sort().join(", ")})`),
+            { context: { host, dir: this.files.dir } },
+          );
+        }
+        await this.#writeJson(REGISTRY_FILES.revoked, result.revoked);
+        this.revoked = result.revoked;
+        return result.serials;
+      }),
+    );
+  }
+
+  /**
+   * Reads revoked.json again and adds what another process revoked since to
+   * what `isRevoked` answers from. Resolves with the revocations new to this
+   * Pki (empty when none). Throws PKI_STATE_INVALID when the file is damaged;
+   * what was known before stays revoked either way.
+   */
+  reloadRevoked(): Promise<NewRevocation[]> {
     return this.#serialized(async () => {
-      const result = revokeHost(await this.#readIssued(), this.revoked, host, this.now());
-      await this.#writeJson(REGISTRY_FILES.revoked, result.revoked);
-      await this.#writeJson(REGISTRY_FILES.issued, result.issued);
-      this.revoked = result.revoked;
-      return result.serials;
+      const { merged, added } = mergeRevoked(this.revoked, await this.#readRevoked());
+      this.revoked = merged;
+      return added.map(({ host, serial }) => ({ host, serial }));
     });
   }
 
   /**
+   * Every certificate either registry file remembers (expired ones are
+   * dropped from them at the next issue or revocation), sorted by host and
+   * expiry, revoked ones with their revocation time.
+   */
+  certificates(): Promise<IssuedCertificate[]> {
+    return this.#serialized(async () => {
+      const revoked = mergeRevoked(this.revoked, await this.#readRevoked()).merged.revoked;
+      const when = new Map(revoked.map((entry) => [entry.serial, entry.revokedAt]));
+      const listed = new Map<string, IssuedCertificate>();
+      const add = (host: string, serial: string, notAfter: string): void => {
+        const revokedAt = when.get(serial);
+        listed.set(serial, {
+          host,
+          serial,
+          notAfter: new Date(notAfter),
+          ...(revokedAt === undefined ? {} : { revokedAt: new Date(revokedAt) }),
+        });
+      };
+      for (const [host, entries] of Object.entries((await this.#readIssued()).hosts)) {
+        for (const entry of entries) add(host, entry.serial, entry.notAfter);
+      }
+      for (const entry of revoked)
+        if (!listed.has(entry.serial)) add(entry.host, entry.serial, entry.notAfter);
+      return [...listed.values()].sort(
+        (a, b) => a.host.localeCompare(b.host) || a.notAfter.getTime() - b.notAfter.getTime(),
+      );
+    });
+  }
+
+  /**
+   * Whether `host` needs a new certificate at this Pki's clock: it has no
+   * unrevoked one in issued.json, or the newest expires within
+   * HOST_CERT_RENEW_BEFORE_DAYS.
+   */
+  async hostCertDue(host: string): Promise<boolean> {
+    const newest = (await this.certificates())
+      .filter((cert) => cert.host === host && cert.revokedAt === undefined && !this.isRevoked(cert.serial))
+      .reduce<Date | undefined>(
+        (latest, cert) => (latest === undefined || cert.notAfter > latest ? cert.notAfter : latest),
+        undefined,
+      );
+    return (
+      newest === undefined || newest.getTime() - this.now().getTime() <= HOST_CERT_RENEW_BEFORE_DAYS * DAY_MS
+    );
+  }
+
+  /**
    * Whether a serial (any hex spelling, e.g. Node's uppercase `serialNumber`)
-   * is revoked. Synchronous, from memory: sees this Pki's revocations and
-   * those on disk when it was opened.
+   * is revoked. Synchronous, from memory: sees this Pki's revocations, those
+   * on disk when it was opened, and those `reloadRevoked` picked up since.
    */
   isRevoked(serialHex: string): boolean {
     const wanted = normalizeSerial(serialHex);
@@ -251,6 +358,13 @@ export class Pki {
     return text === undefined
       ? emptyIssued()
       : parseRegistry(issuedFileSchema, text, this.files.path(REGISTRY_FILES.issued));
+  }
+
+  async #readRevoked(): Promise<RevokedFile> {
+    const text = await this.files.read(REGISTRY_FILES.revoked);
+    return text === undefined
+      ? emptyRevoked()
+      : parseRegistry(revokedFileSchema, text, this.files.path(REGISTRY_FILES.revoked));
   }
 
   async #writeJson(name: string, value: IssuedFile | RevokedFile): Promise<void> {

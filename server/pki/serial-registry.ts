@@ -71,24 +71,40 @@ export function recordIssued(
 }
 
 /**
- * Moves every unexpired serial of `host` from `issued` to `revoked`.
- * Returns both updated values and the serials revoked now.
+ * Adds every unexpired serial of `host` in `issued` that `revoked` does not
+ * hold yet to `revoked`. `issued` is left as it is (the provisioner writes
+ * it, a revoking process only reads it); `knownHost` says whether `host` has
+ * ever been issued a certificate that either file still remembers.
  */
 export function revokeHost(
   issued: IssuedFile,
   revoked: RevokedFile,
   host: string,
   now: Date,
-): { issued: IssuedFile; revoked: RevokedFile; serials: string[] } {
+): { revoked: RevokedFile; serials: string[]; knownHost: boolean } {
   const current = (issued.hosts[host] ?? []).filter(live(now));
   const already = new Set(revoked.revoked.map((entry) => entry.serial));
   const added = current
     .filter((entry) => !already.has(entry.serial))
     .map((entry) => ({ serial: entry.serial, host, notAfter: entry.notAfter, revokedAt: now.toISOString() }));
-  const hosts = Object.fromEntries(Object.entries(issued.hosts).filter(([name]) => name !== host));
+  const knownHost = issued.hosts[host] !== undefined || revoked.revoked.some((entry) => entry.host === host);
   return {
-    issued: { version: 1, hosts },
     revoked: { version: 1, revoked: [...revoked.revoked.filter(live(now)), ...added] },
     serials: added.map((entry) => entry.serial),
+    knownHost,
   };
+}
+
+/**
+ * `ours` with every entry of `theirs` whose serial it lacks appended: a
+ * revocation seen once is never forgotten by merging. Returns the merged
+ * list and the entries that were new to `ours`.
+ */
+export function mergeRevoked(
+  ours: RevokedFile,
+  theirs: RevokedFile,
+): { merged: RevokedFile; added: RevokedFile["revoked"] } {
+  const known = new Set(ours.revoked.map((entry) => entry.serial));
+  const added = theirs.revoked.filter((entry) => !known.has(entry.serial));
+  return { merged: { version: 1, revoked: [...ours.revoked, ...added] }, added };
 }

@@ -3,6 +3,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { GroundcrewError } from "../../shared/errors.js";
+import { silentLogger } from "../log/logger.js";
 import type { SshSession } from "./session.js";
 
 export interface AgentBinary {
@@ -42,11 +43,14 @@ export async function pushAgent(
   onProgress?: TransferProgress,
 ): Promise<PushedAgent> {
   const host = session.target.name;
+  const log = session.target.log ?? silentLogger;
   const dir = path.posix.join(await session.homeDirectory(), AGENT_CACHE_DIR);
   const remotePath = path.posix.join(dir, `groundcrew-agent-${agent.sha256.slice(0, 16)}`);
   if ((await remoteSha256(session, remotePath)) === agent.sha256) {
+    log.debug({ remotePath }, "agent build already on the host");
     return { remotePath, uploaded: false, bytesSent: 0 };
   }
+  const started = Date.now();
   const made = await session.run(["mkdir", "-p", "-m", "700", "--", dir]);
   if (made.code !== 0) {
     throw new GroundcrewError("AGENT_PUSH_FAILED", `${host}: cannot create ${dir}: ${made.stderr.trim()}`, {
@@ -58,6 +62,7 @@ export async function pushAgent(
   const arrived = await remoteSha256(session, partial);
   if (arrived !== agent.sha256) {
     await session.run(["rm", "-f", "--", partial]);
+    log.warn({ expected: agent.sha256, arrived: arrived ?? "unknown" }, "agent arrived corrupted");
     throw new GroundcrewError(
       "AGENT_PUSH_FAILED",
       `${host}: the agent arrived with sha256 ${arrived ?? "unknown"}, expected ${agent.sha256}`,
@@ -74,7 +79,9 @@ export async function pushAgent(
       },
     );
   }
-  return { remotePath, uploaded: true, bytesSent: (await stat(agent.path)).size };
+  const bytesSent = (await stat(agent.path)).size;
+  log.info({ remotePath, bytes: bytesSent, sha256: agent.sha256, ms: Date.now() - started }, "agent pushed");
+  return { remotePath, uploaded: true, bytesSent };
 }
 
 async function remoteSha256(session: SshSession, file: string): Promise<string | undefined> {

@@ -3,6 +3,7 @@ import { connect as tcpConnect, type Socket } from "node:net";
 import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { GroundcrewError } from "../../shared/errors.js";
 import type { Exec, ExecOptions, ExecResult } from "../../shared/host-io.js";
+import { silentLogger, type Logger } from "../log/logger.js";
 import { fingerprint, type HostKeyCheck } from "./host-key.js";
 import { shellQuote } from "./shell-quote.js";
 
@@ -16,6 +17,12 @@ export interface SshTarget {
   readonly privateKey?: string;
   readonly hostKeys: HostKeyCheck;
   readonly readyTimeoutMs?: number;
+  /**
+   * Diagnostics: the connection and its host-key decision at info, each
+   * command (the quoted argv as the host's shell gets it, never its input),
+   * exit code and duration at debug. Default: none.
+   */
+  readonly log?: Logger;
 }
 
 /**
@@ -32,6 +39,11 @@ export class SshSession implements Exec {
     private readonly socket: Socket,
   ) {}
 
+  /** The target's logger, or one that writes nothing. */
+  private get log(): Logger {
+    return this.target.log ?? silentLogger;
+  }
+
   /** Bytes this provisioner has written to the connection so far (encrypted, with SSH framing): its uplink cost. */
   get bytesWritten(): number {
     return this.socket.bytesWritten;
@@ -44,6 +56,8 @@ export class SshSession implements Exec {
    */
   static async connect(target: SshTarget): Promise<SshSession> {
     const port = target.port ?? 22;
+    const log = target.log ?? silentLogger;
+    log.debug({ address: `${target.host}:${port}`, user: target.username }, "ssh connecting");
     const socket = await openSocket(target, port, target.readyTimeoutMs ?? 20_000);
     const client = new ssh2.Client();
     let presented: Buffer | undefined;
@@ -60,7 +74,9 @@ export class SshSession implements Exec {
           client.end();
           socket.destroy();
           if (presented !== undefined && !target.hostKeys.accepts(presented)) {
-            reject(hostKeyError(target, presented));
+            const refused = hostKeyError(target, presented);
+            log.warn({ code: refused.code, fingerprint: fingerprint(presented) }, "ssh host key refused");
+            reject(refused);
             return;
           }
           reject(
@@ -89,19 +105,39 @@ export class SshSession implements Exec {
       socket.destroy();
       throw error;
     }
+    log.info(
+      {
+        address: `${target.host}:${port}`,
+        user: target.username,
+        auth: target.privateKey === undefined ? "ssh-agent" : "key",
+        ...(presented === undefined ? {} : { fingerprint: fingerprint(presented) }),
+        hostKey:
+          target.hostKeys.expected.length === 0 ? "first contact: pinned now" : "matches the pinned key",
+      },
+      "ssh connected",
+    );
     return new SshSession(target, client, socket.localAddress ?? "", socket);
   }
 
   run(argv: readonly [string, ...string[]], options: ExecOptions = {}): Promise<ExecResult> {
     const env = options.env === undefined ? [] : Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
     const command = shellQuote(env.length > 0 ? ["env", ...env, ...argv] : argv);
+    const started = Date.now();
+    const stdin = options.input !== undefined || options.inputStream !== undefined;
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, channel) => {
         if (error !== undefined) {
+          this.log.debug({ cmd: command, err: error }, "ssh exec failed to start");
           reject(this.commandError(argv[0], error));
           return;
         }
-        collect(channel, options, resolve);
+        collect(channel, options, (result) => {
+          this.log.debug(
+            { cmd: command, ...(stdin ? { stdin } : {}), code: result.code, ms: Date.now() - started },
+            "ssh exec",
+          );
+          resolve(result);
+        });
       });
     });
   }
@@ -114,6 +150,7 @@ export class SshSession implements Exec {
     onProgress?: (bytesDone: number, bytesTotal: number) => void,
   ): Promise<void> {
     const sftp = await this.sftp();
+    const started = Date.now();
     try {
       await new Promise<void>((resolve, reject) => {
         const step =
@@ -129,6 +166,7 @@ export class SshSession implements Exec {
           else reject(this.commandError(`upload to ${remotePath}`, error));
         });
       });
+      this.log.debug({ remotePath, ms: Date.now() - started }, "sftp upload");
     } finally {
       sftp.end();
     }

@@ -13,11 +13,14 @@ import type { JournalSink } from "./journal-sink.js";
 import { checkPeer, type PeerPolicy } from "./peer-identity.js";
 import { ARTIFACT_ROUTE, serveArtifact, type ArtifactLookup } from "./artifact-route.js";
 import { refuseUpgrade } from "./upgrade-refusal.js";
+import { silentLogger, type Logger } from "../log/logger.js";
 
 export type { Hello, HelloDecision } from "./agent-connection.js";
 
 /** The only path agents connect to. */
 export const AGENT_PATH = "/agent";
+/** Default `deadlineMs`: an agent silent for longer is dropped and reported lost. */
+export const DEFAULT_DEADLINE_MS = 15_000;
 
 export interface AgentServerOptions {
   /** Address to bind (an agent-reachable address in production, 127.0.0.1 in tests). */
@@ -43,7 +46,11 @@ export interface AgentServerOptions {
    * plan must be for the hello's run and host.
    */
   readonly onHello: (host: string, hello: Hello) => HelloDecision;
-  /** Each newly committed event (not resends), after its ack was sent. */
+  /**
+   * Each newly committed event (not resends), after its ack was sent: the
+   * frames of one event-loop turn are committed together (see GroupCommit),
+   * then each host's new events are passed on in seq order.
+   */
   readonly onEvent?: (envelope: EventEnvelope) => void;
   /** A welcomed host went silent past the deadline; its connection was terminated. */
   readonly onHostLost?: (host: string) => void;
@@ -59,6 +66,12 @@ export interface AgentServerOptions {
    * notice goes to `onAgentError` as AGENT_JOURNAL_FAILED.
    */
   readonly onJournalOutage?: (notice: JournalOutageNotice) => void;
+  /**
+   * Diagnostics: agents connected, welcomed, refused (hello and TLS, with
+   * their codes), lost and disconnected, and every error `onAgentError` gets.
+   * Default: none.
+   */
+  readonly log?: Logger;
   /** Clock for liveness, in ms. Default Date.now. */
   readonly now?: () => number;
   /**
@@ -85,6 +98,7 @@ export class AgentServer {
   readonly #pingIntervalMs: number;
   readonly #deadlineMs: number;
   readonly #hub: AgentHub;
+  readonly #log: Logger;
   readonly #sockets = new Set<Socket>();
   #ticker: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
@@ -92,13 +106,32 @@ export class AgentServer {
 
   private constructor(private readonly options: AgentServerOptions) {
     this.#pingIntervalMs = options.pingIntervalMs ?? 5000;
-    this.#deadlineMs = options.deadlineMs ?? 15000;
+    this.#deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    const log = options.log ?? silentLogger;
+    this.#log = log;
     this.#hub = new AgentHub({
       sink: options.sink,
-      onHello: options.onHello,
+      onHello: (host, hello) => {
+        const decision = options.onHello(host, hello);
+        if ("reject" in decision) {
+          log.warn(
+            { host, runId: hello.runId, reject: decision.reject },
+            `agent refused: ${decision.message}`,
+          );
+        } else {
+          log.info({ host, runId: hello.runId, ackedSeq: decision.ackedSeq }, "agent welcomed");
+        }
+        return decision;
+      },
       onEvent: (envelope) => options.onEvent?.(envelope),
-      onHostLost: (host) => options.onHostLost?.(host),
-      onHostDisconnected: (host) => options.onHostDisconnected?.(host),
+      onHostLost: (host) => {
+        log.warn({ host, deadlineMs: this.#deadlineMs }, "agent lost: silent past the deadline");
+        options.onHostLost?.(host);
+      },
+      onHostDisconnected: (host) => {
+        log.info({ host }, "agent disconnected");
+        options.onHostDisconnected?.(host);
+      },
       report: (error) => {
         this.#report(error);
       },
@@ -190,7 +223,9 @@ export class AgentServer {
    * cannot come back. Returns whether there was a live session.
    */
   revokeLive(host: string): boolean {
-    return this.#hub.revokeLive(host);
+    const live = this.#hub.revokeLive(host);
+    this.#log.info({ host, live }, "agent session revoked");
+    return live;
   }
 
   /** Stops listening, closes every agent connection (1001) and every socket; resolves when all are gone. Idempotent. */
@@ -282,11 +317,20 @@ export class AgentServer {
       return;
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      this.#log.debug(
+        { host: check.peer.host, remote: check.peer.remote, serial: check.peer.serial },
+        "agent connected",
+      );
       this.#hub.accept(ws, check.peer);
     });
   }
 
   #report(error: GroundcrewError): void {
+    const host = error.context["host"];
+    this.#log.warn(
+      { ...(typeof host === "string" ? { host } : {}), code: error.code, context: error.context },
+      error.message,
+    );
     try {
       this.options.onAgentError?.(error);
     } catch {

@@ -1,5 +1,7 @@
-import { readFile } from "node:fs/promises";
-import { describe, expect, it } from "vitest";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { VERSION } from "../../shared/version.js";
 import { parseMachineCount } from "../../server/cli/io.js";
@@ -40,6 +42,38 @@ describe("groundcrew CLI", () => {
     expect(text()).toMatch(/Usage: groundcrew/);
     expect(text()).toMatch(/demo/);
     expect(text()).toMatch(/lab/);
+  });
+
+  it("pki: revoke refuses an invalid or unknown host name; neither command creates a PKI where there is none", async () => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), "gc-cli-pki-"));
+    vi.stubEnv("GROUNDCREW_STATE_DIR", stateDir);
+    try {
+      const parse = async (...args: string[]): Promise<{ text: string; error: unknown }> => {
+        const { io, text } = capture();
+        const program = createProgram(io)
+          .exitOverride()
+          .configureOutput({ writeErr: () => undefined });
+        const error: unknown = await program.parseAsync(["node", "groundcrew", ...args]).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        return { text: text(), error };
+      };
+      expect((await parse("pki", "revoke", "bad name!")).error).toMatchObject({ code: "PKI_NAME_INVALID" });
+      const unknown = await parse("pki", "revoke", "node-1");
+      expect(unknown.error).toMatchObject({ code: "PKI_HOST_UNKNOWN" });
+      expect((unknown.error as Error).message).toBe(
+        `no certificate was issued to node-1: ${stateDir} has no PKI yet`,
+      );
+      expect(await parse("pki", "list")).toEqual({
+        text: `no host certificates issued from ${stateDir}\n`,
+        error: undefined,
+      });
+      expect(await readdir(stateDir)).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+      await rm(stateDir, { recursive: true, force: true });
+    }
   });
 
   it("validates machine counts", () => {

@@ -19,6 +19,7 @@ import { resolveSudoPasswords } from "../../server/orchestrate/sudo-passwords.js
 import { journalPath, type UpReporter } from "../../server/orchestrate/up.js";
 import { Pki } from "../../server/pki/pki.js";
 import { AgentConnection } from "../../server/ws/agent-connection.js";
+import { GroupCommit } from "../../server/ws/group-commit.js";
 import type { JournalSink } from "../../server/ws/journal-sink.js";
 import type { AgentEvent, EventEnvelope } from "../../shared/protocol.js";
 import { Secret } from "../../shared/secret.js";
@@ -198,7 +199,13 @@ function stream(sink: JournalSink, reporter: UpReporter, events: readonly EventE
     ws.socket,
     { host: HOST, serial: "01", remote: "10.0.0.1:50000" },
     {
-      sink,
+      // Each frame committed as it arrives (a group of one), so every event is acked on its own.
+      commits: new GroupCommit({
+        sink,
+        schedule: (flush) => {
+          flush();
+        },
+      }),
       onHello: (host) => ({ plan: { runId: RUN, host, action: "apply", steps: [] }, ackedSeq: 0 }),
       onEvent: (envelope) => {
         reporter.event(envelope);
@@ -206,8 +213,6 @@ function stream(sink: JournalSink, reporter: UpReporter, events: readonly EventE
       report: (error) => {
         reporter.note(`agent error: ${error.message}`);
       },
-      onStall: () => undefined,
-      onCommit: () => undefined,
       now: () => 0,
       closeGraceMs: 60_000,
     },

@@ -7,11 +7,21 @@ import { KnownHosts } from "../../ssh/known-hosts.js";
 import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, type CliIo } from "../io.js";
 import { renderCheckReport } from "../render-check.js";
+import { isVerbose, VERBOSE_HELP } from "../verbose.js";
+import { redactingIo } from "../redacting-io.js";
+import { Redactor } from "../../../shared/redactor.js";
+import { openCommandLog } from "../../log/command-log.js";
+import { errorFields, type Logger } from "../../log/logger.js";
+import type { Inventory } from "../../inventory/types.js";
+import type { Secret } from "../../../shared/secret.js";
+import { inventorySecrets, redactError } from "../../orchestrate/redaction.js";
 
 export interface CheckFlags {
   readonly inventory: string;
   readonly acceptNewHostKeys?: boolean;
   readonly concurrency: string;
+  /** Debug lines on stderr and in the log file. */
+  readonly verbose?: boolean;
 }
 
 /** `groundcrew check`: reach every host, gather facts, run the preflights. Changes nothing but the agent's cache. */
@@ -24,22 +34,59 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
     .requiredOption("-i, --inventory <file>", "inventory (YAML, or an Ansible INI inventory)")
     .option("--accept-new-host-keys", "pin the SSH host key of hosts seen for the first time")
     .option("--concurrency <n>", "hosts worked on at once", "10")
-    .action(async (flags: CheckFlags) => {
-      const failed = await runCheckCommand(flags, io);
+    .option("--verbose", VERBOSE_HELP)
+    .action(async (flags: CheckFlags, self: Command) => {
+      const failed = await runCheckCommand({ ...flags, verbose: isVerbose(self) }, io);
       if (failed) process.exitCode = 1;
     });
 }
 
-/** Resolves true when any check failed. */
+/** Resolves true when any check failed. Its log and the error it throws have the inventory's secrets redacted. */
 export async function runCheckCommand(flags: CheckFlags, io: CliIo): Promise<boolean> {
   const inventory = await loadInventory(flags.inventory);
-  const agent = await locateAgentBinary();
+  const sudoPasswords = await resolveSudoPasswords(inventory, process.env, terminalAsker());
+  const redactor = new Redactor(inventorySecrets(inventory, sudoPasswords));
+  const stateDir = stateDirPath();
+  const logging = openCommandLog({
+    command: "check",
+    stateDir,
+    redactor,
+    verbose: flags.verbose === true,
+    ...(io.stderr === undefined ? {} : { stderr: io.stderr }),
+  });
+  try {
+    return await checkHosts(
+      flags,
+      redactingIo(io, redactor),
+      inventory,
+      sudoPasswords,
+      redactor,
+      logging.log,
+    );
+  } catch (error) {
+    logging.log.error(errorFields(error), "check failed");
+    throw redactError(error, redactor);
+  } finally {
+    logging.close();
+  }
+}
+
+async function checkHosts(
+  flags: CheckFlags,
+  io: CliIo,
+  inventory: Inventory,
+  sudoPasswords: ReadonlyMap<string, Secret>,
+  redactor: Redactor,
+  log: Logger,
+): Promise<boolean> {
   const stateDir = stateDirPath();
   const check = await checkFleet(inventory, {
-    agent,
+    agent: await locateAgentBinary(),
     knownHosts: await KnownHosts.open(stateDir),
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
-    sudoPasswords: await resolveSudoPasswords(inventory, process.env, terminalAsker()),
+    sudoPasswords,
+    redactor,
+    log,
     concurrency: parseConcurrency(flags.concurrency),
     onTransfer: (host, bytesDone, bytesTotal) => {
       if (bytesDone === bytesTotal)

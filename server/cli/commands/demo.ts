@@ -5,6 +5,14 @@ import { stateDirPath } from "../../state-dir.js";
 import { parseMachineCount, type CliIo } from "../io.js";
 import { runCheckCommand } from "./check.js";
 import { runUpCommand } from "./up.js";
+import { isVerbose, VERBOSE_HELP } from "../verbose.js";
+
+interface DemoFlags {
+  readonly machines: string;
+  readonly bundle?: string;
+  readonly down?: boolean;
+  readonly json?: boolean;
+}
 
 /** This machine's architecture as bundles name it (the lab runs on it). */
 function hostArch(): "amd64" | "arm64" {
@@ -28,7 +36,9 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     )
     .option("--down", "remove the demo lab")
     .option("--json", "print up's events as JSON lines")
-    .action(async (options: { machines: string; bundle?: string; down?: boolean; json?: boolean }) => {
+    .option("--verbose", VERBOSE_HELP)
+    .action(async (options: DemoFlags, self: Command) => {
+      const verbose = isVerbose(self);
       const stateDir = stateDirPath();
       if (options.down === true) {
         io.out((await removeDemoLab(stateDir)) ? "demo lab removed\n" : "no demo lab\n");
@@ -37,7 +47,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       const demo = await ensureDemoLab(stateDir, parseMachineCount(options.machines), io.progress);
       const bundle = options.bundle ?? (await demoBundle(stateDir, hostArch(), io.progress)).file;
       io.out(`inventory: ${demo.inventoryFile}\n\n$ groundcrew check -i ${demo.inventoryFile}\n`);
-      if (await runCheckCommand({ inventory: demo.inventoryFile, concurrency: "10" }, io)) {
+      if (await runCheckCommand({ inventory: demo.inventoryFile, concurrency: "10", verbose }, io)) {
         process.exitCode = 1;
         return;
       }
@@ -48,6 +58,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           bundle,
           concurrency: "10",
           hostGrace: "180",
+          verbose,
           ...(options.json ? { json: true } : {}),
         },
         io,

@@ -13,6 +13,10 @@ import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, type CliIo } from "../io.js";
 import { redactingIo } from "../redacting-io.js";
 import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
+import { isVerbose, VERBOSE_HELP } from "../verbose.js";
+import { openCommandLog } from "../../log/command-log.js";
+import { loggedReporter } from "../../log/logged-reporter.js";
+import { errorFields } from "../../log/logger.js";
 
 interface ResetFlags {
   readonly inventory: string;
@@ -48,7 +52,8 @@ export function registerResetCommand(program: Command, io: CliIo, confirm = term
     .option("--accept-new-host-keys", "pin the SSH host key of hosts seen for the first time")
     .option("--concurrency <n>", "hosts worked on at once", "10")
     .option("--json", "print events as JSON lines")
-    .action(async (flags: ResetFlags) => {
+    .option("--verbose", VERBOSE_HELP)
+    .action(async (flags: ResetFlags, self: Command) => {
       const inventory = await loadInventory(flags.inventory);
       const names = inventory.hosts.map((host) => host.name);
       if (flags.yes !== true) {
@@ -66,35 +71,55 @@ export function registerResetCommand(program: Command, io: CliIo, confirm = term
       }
       const sudoPasswords = await resolveSudoPasswords(inventory, process.env, terminalAsker());
       const redactor = new Redactor(inventorySecrets(inventory, sudoPasswords));
+      const logging = openCommandLog({
+        command: "reset",
+        stateDir: stateDirPath(),
+        redactor,
+        verbose: isVerbose(self),
+        ...(io.stderr === undefined ? {} : { stderr: io.stderr }),
+      });
+      const { log } = logging;
       const out = redactingIo(io, redactor);
       const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
       const view = new ProgressView(names, { write: out.out }, mode);
-      const result = await reset({
-        inventory,
-        stateDir: stateDirPath(),
-        agent: await locateAgentBinary(),
-        knownHosts: await KnownHosts.open(stateDirPath()),
-        acceptNewHostKeys: flags.acceptNewHostKeys === true,
-        sudoPasswords,
-        redactor,
-        concurrency: parseConcurrency(flags.concurrency),
-        reporter: {
-          phase: (host, text, state) => {
-            view.phase(host, text, state);
-          },
-          event: (envelope) => {
-            view.event(envelope);
-          },
-          transfer: (host, done, total, what) => {
-            view.transfer(host, done, total, what);
-          },
-          note: (text) => {
-            out.progress(terminalSafe(text));
-          },
-        },
-      }).catch((error: unknown) => {
-        throw redactError(error, redactor);
-      });
+      const result = await Promise.all([locateAgentBinary(), KnownHosts.open(stateDirPath())])
+        .then(([agent, knownHosts]) =>
+          reset({
+            inventory,
+            stateDir: stateDirPath(),
+            agent,
+            knownHosts,
+            acceptNewHostKeys: flags.acceptNewHostKeys === true,
+            sudoPasswords,
+            redactor,
+            log,
+            concurrency: parseConcurrency(flags.concurrency),
+            reporter: loggedReporter(
+              {
+                phase: (host, text, state) => {
+                  view.phase(host, text, state);
+                },
+                event: (envelope) => {
+                  view.event(envelope);
+                },
+                transfer: (host, done, total, what) => {
+                  view.transfer(host, done, total, what);
+                },
+                note: (text) => {
+                  out.progress(terminalSafe(text));
+                },
+              },
+              log,
+            ),
+          }),
+        )
+        .catch((error: unknown) => {
+          log.error(errorFields(error), "reset failed");
+          throw redactError(error, redactor);
+        })
+        .finally(() => {
+          logging.close();
+        });
       view.close();
       const failed = [...result.outcomes].filter(([, outcome]) => outcome !== "reset");
       out.out(

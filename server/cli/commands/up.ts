@@ -17,6 +17,10 @@ import { parseConcurrency, parsePort, type CliIo } from "../io.js";
 import { redactingIo } from "../redacting-io.js";
 import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
 import { renderCheckReport } from "../render-check.js";
+import { isVerbose, VERBOSE_HELP } from "../verbose.js";
+import { openCommandLog } from "../../log/command-log.js";
+import { loggedReporter } from "../../log/logged-reporter.js";
+import { errorFields, type Logger } from "../../log/logger.js";
 
 export const DEFAULT_AGENT_PORT = 7443;
 
@@ -30,6 +34,8 @@ export interface UpFlags {
   readonly json?: boolean;
   readonly bundle?: string;
   readonly trust?: string[];
+  /** Debug lines on stderr and in the log file. */
+  readonly verbose?: boolean;
 }
 
 export function registerUpCommand(program: Command, io: CliIo): void {
@@ -58,25 +64,37 @@ export function registerUpCommand(program: Command, io: CliIo): void {
       "ed25519 public key(s) the bundle must be signed with (default: the inventory's bundle.trust)",
     )
     .option("--json", "print events as JSON lines")
-    .action(async (flags: UpFlags) => {
-      const ok = await runUpCommand(flags, io);
+    .option("--verbose", VERBOSE_HELP)
+    .action(async (flags: UpFlags, self: Command) => {
+      const ok = await runUpCommand({ ...flags, verbose: isVerbose(self) }, io);
       if (!ok) process.exitCode = 1;
     });
 }
 
 /**
  * Resolves true when every host succeeded (or, for --dry-run, when the checks
- * passed). Everything it prints, and the error it throws, has the run's
- * secrets redacted (server/orchestrate/redaction.ts).
+ * passed). Everything it prints, logs (server/log/) and the error it throws
+ * has the run's secrets redacted (server/orchestrate/redaction.ts).
  */
 export async function runUpCommand(flags: UpFlags, terminal: CliIo): Promise<boolean> {
   const inventory = await loadInventory(flags.inventory);
   const sudoPasswords = await resolveSudoPasswords(inventory, process.env, terminalAsker());
   const redactor = new Redactor(inventorySecrets(inventory, sudoPasswords));
+  const logging = openCommandLog({
+    command: "up",
+    stateDir: stateDirPath(),
+    redactor,
+    verbose: flags.verbose === true,
+    ...(terminal.stderr === undefined ? {} : { stderr: terminal.stderr }),
+  });
   try {
-    return await runUp(flags, redactingIo(terminal, redactor), inventory, sudoPasswords, redactor);
+    const io = redactingIo(terminal, redactor);
+    return await runUp(flags, io, inventory, sudoPasswords, redactor, logging.log);
   } catch (error) {
+    logging.log.error(errorFields(error), "up failed");
     throw redactError(error, redactor);
+  } finally {
+    logging.close();
   }
 }
 
@@ -86,6 +104,7 @@ async function runUp(
   inventory: Inventory,
   sudoPasswords: ReadonlyMap<string, Secret>,
   redactor: Redactor,
+  log: Logger,
 ): Promise<boolean> {
   const names = inventory.hosts.map((host) => host.name);
   const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
@@ -98,21 +117,25 @@ async function runUp(
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
     sudoPasswords,
     redactor,
+    log,
     concurrency: parseConcurrency(flags.concurrency),
-    reporter: {
-      phase: (host: string, text: string, state?: "running" | "failed" | "lost") => {
-        view.phase(host, text, state);
+    reporter: loggedReporter(
+      {
+        phase: (host: string, text: string, state?: "running" | "failed" | "lost") => {
+          view.phase(host, text, state);
+        },
+        event: (envelope: Parameters<ProgressView["event"]>[0]) => {
+          view.event(envelope);
+        },
+        transfer: (host: string, bytesDone: number, bytesTotal: number, what: "the agent" | "artifacts") => {
+          view.transfer(host, bytesDone, bytesTotal, what);
+        },
+        note: (text: string) => {
+          io.progress(terminalSafe(text));
+        },
       },
-      event: (envelope: Parameters<ProgressView["event"]>[0]) => {
-        view.event(envelope);
-      },
-      transfer: (host: string, bytesDone: number, bytesTotal: number, what: "the agent" | "artifacts") => {
-        view.transfer(host, bytesDone, bytesTotal, what);
-      },
-      note: (text: string) => {
-        io.progress(terminalSafe(text));
-      },
-    },
+      log,
+    ),
     ...(flags.bundle === undefined
       ? {}
       : {
