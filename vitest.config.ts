@@ -22,6 +22,19 @@ export default defineConfig({
           globalSetup: ["test/integration/global-setup.ts"],
         },
       },
+      {
+        // The chaos suite (`npm run chaos`, not `npm test`): faults on a lab, figures for docs/reliability.md.
+        test: {
+          name: "chaos",
+          include: ["test/chaos/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 420_000,
+          hookTimeout: 600_000,
+          globalSetup: ["test/integration/global-setup.ts"],
+          // One file at a time: the figures include timings, and the box has two cores.
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
     ],
   },
 });
