@@ -2,19 +2,13 @@ import type { Command } from "commander";
 import { locateAgentBinary } from "../../agent-binary.js";
 import { loadInventory } from "../../inventory/load.js";
 import { checkFleet, closeAll } from "../../orchestrate/check-fleet.js";
-import { resolveSudoPasswords, terminalAsker } from "../../orchestrate/sudo-passwords.js";
 import { KnownHosts } from "../../ssh/known-hosts.js";
 import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, type CliIo } from "../io.js";
 import { renderCheckReport } from "../render-check.js";
 import { isVerbose, VERBOSE_HELP } from "../verbose.js";
-import { redactingIo } from "../redacting-io.js";
-import { Redactor } from "../../../shared/redactor.js";
-import { openCommandLog } from "../../log/command-log.js";
-import { errorFields, type Logger } from "../../log/logger.js";
+import { runHostCommand, type HostCommandContext } from "../host-command.js";
 import type { Inventory } from "../../inventory/types.js";
-import type { Secret } from "../../../shared/secret.js";
-import { inventorySecrets, redactError } from "../../orchestrate/redaction.js";
 
 export interface CheckFlags {
   readonly inventory: string;
@@ -44,40 +38,15 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
 /** Resolves true when any check failed. Its log and the error it throws have the inventory's secrets redacted. */
 export async function runCheckCommand(flags: CheckFlags, io: CliIo): Promise<boolean> {
   const inventory = await loadInventory(flags.inventory);
-  const sudoPasswords = await resolveSudoPasswords(inventory, process.env, terminalAsker());
-  const redactor = new Redactor(inventorySecrets(inventory, sudoPasswords));
-  const stateDir = stateDirPath();
-  const logging = openCommandLog({
-    command: "check",
-    stateDir,
-    redactor,
-    verbose: flags.verbose === true,
-    ...(io.stderr === undefined ? {} : { stderr: io.stderr }),
-  });
-  try {
-    return await checkHosts(
-      flags,
-      redactingIo(io, redactor),
-      inventory,
-      sudoPasswords,
-      redactor,
-      logging.log,
-    );
-  } catch (error) {
-    logging.log.error(errorFields(error), "check failed");
-    throw redactError(error, redactor);
-  } finally {
-    logging.close();
-  }
+  return runHostCommand("check", inventory, io, flags.verbose === true, (context) =>
+    checkHosts(flags, inventory, context),
+  );
 }
 
 async function checkHosts(
   flags: CheckFlags,
-  io: CliIo,
   inventory: Inventory,
-  sudoPasswords: ReadonlyMap<string, Secret>,
-  redactor: Redactor,
-  log: Logger,
+  { io, sudoPasswords, redactor, log }: HostCommandContext,
 ): Promise<boolean> {
   const stateDir = stateDirPath();
   const check = await checkFleet(inventory, {

@@ -1,22 +1,17 @@
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { GroundcrewError } from "../../../shared/errors.js";
-import { Redactor } from "../../../shared/redactor.js";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
 import { locateAgentBinary } from "../../agent-binary.js";
 import { loadInventory } from "../../inventory/load.js";
-import { inventorySecrets, redactError } from "../../orchestrate/redaction.js";
 import { reset } from "../../orchestrate/reset.js";
-import { resolveSudoPasswords, terminalAsker } from "../../orchestrate/sudo-passwords.js";
 import { KnownHosts } from "../../ssh/known-hosts.js";
 import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, type CliIo } from "../io.js";
-import { redactingIo } from "../redacting-io.js";
 import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
 import { isVerbose, VERBOSE_HELP } from "../verbose.js";
-import { openCommandLog } from "../../log/command-log.js";
 import { loggedReporter } from "../../log/logged-reporter.js";
-import { errorFields } from "../../log/logger.js";
+import { runHostCommand } from "../host-command.js";
 
 interface ResetFlags {
   readonly inventory: string;
@@ -69,26 +64,19 @@ export function registerResetCommand(program: Command, io: CliIo, confirm = term
           throw new GroundcrewError("RESET_NOT_CONFIRMED", "reset not confirmed: nothing was changed");
         }
       }
-      const sudoPasswords = await resolveSudoPasswords(inventory, process.env, terminalAsker());
-      const redactor = new Redactor(inventorySecrets(inventory, sudoPasswords));
-      const logging = openCommandLog({
-        command: "reset",
-        stateDir: stateDirPath(),
-        redactor,
-        verbose: isVerbose(self),
-        ...(io.stderr === undefined ? {} : { stderr: io.stderr }),
-      });
-      const { log } = logging;
-      const out = redactingIo(io, redactor);
-      const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
-      const view = new ProgressView(names, { write: out.out }, mode);
-      const result = await Promise.all([locateAgentBinary(), KnownHosts.open(stateDirPath())])
-        .then(([agent, knownHosts]) =>
-          reset({
+      const { result, view, out } = await runHostCommand(
+        "reset",
+        inventory,
+        io,
+        isVerbose(self),
+        async ({ io: out, sudoPasswords, redactor, log }) => {
+          const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
+          const view = new ProgressView(names, { write: out.out }, mode);
+          const result = await reset({
             inventory,
             stateDir: stateDirPath(),
-            agent,
-            knownHosts,
+            agent: await locateAgentBinary(),
+            knownHosts: await KnownHosts.open(stateDirPath()),
             acceptNewHostKeys: flags.acceptNewHostKeys === true,
             sudoPasswords,
             redactor,
@@ -111,15 +99,10 @@ export function registerResetCommand(program: Command, io: CliIo, confirm = term
               },
               log,
             ),
-          }),
-        )
-        .catch((error: unknown) => {
-          log.error(errorFields(error), "reset failed");
-          throw redactError(error, redactor);
-        })
-        .finally(() => {
-          logging.close();
-        });
+          });
+          return { result, view, out };
+        },
+      );
       view.close();
       const failed = [...result.outcomes].filter(([, outcome]) => outcome !== "reset");
       out.out(

@@ -1,6 +1,4 @@
 import type { Command } from "commander";
-import { Redactor } from "../../../shared/redactor.js";
-import type { Secret } from "../../../shared/secret.js";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
 import { renderClusterReport } from "../render-cluster-report.js";
 import { formatBytes } from "../../../shared/format-bytes.js";
@@ -8,19 +6,15 @@ import { locateAgentBinary } from "../../agent-binary.js";
 import { loadPublicKey } from "../../bundle/signature.js";
 import { loadInventory } from "../../inventory/load.js";
 import type { Inventory } from "../../inventory/types.js";
-import { inventorySecrets, redactError } from "../../orchestrate/redaction.js";
-import { resolveSudoPasswords, terminalAsker } from "../../orchestrate/sudo-passwords.js";
 import { dryRun, up, type UpResult } from "../../orchestrate/up.js";
 import { KnownHosts } from "../../ssh/known-hosts.js";
 import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, parsePort, type CliIo } from "../io.js";
-import { redactingIo } from "../redacting-io.js";
 import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
 import { renderCheckReport } from "../render-check.js";
 import { isVerbose, VERBOSE_HELP } from "../verbose.js";
-import { openCommandLog } from "../../log/command-log.js";
 import { loggedReporter } from "../../log/logged-reporter.js";
-import { errorFields, type Logger } from "../../log/logger.js";
+import { runHostCommand, type HostCommandContext } from "../host-command.js";
 
 export const DEFAULT_AGENT_PORT = 7443;
 
@@ -78,33 +72,15 @@ export function registerUpCommand(program: Command, io: CliIo): void {
  */
 export async function runUpCommand(flags: UpFlags, terminal: CliIo): Promise<boolean> {
   const inventory = await loadInventory(flags.inventory);
-  const sudoPasswords = await resolveSudoPasswords(inventory, process.env, terminalAsker());
-  const redactor = new Redactor(inventorySecrets(inventory, sudoPasswords));
-  const logging = openCommandLog({
-    command: "up",
-    stateDir: stateDirPath(),
-    redactor,
-    verbose: flags.verbose === true,
-    ...(terminal.stderr === undefined ? {} : { stderr: terminal.stderr }),
-  });
-  try {
-    const io = redactingIo(terminal, redactor);
-    return await runUp(flags, io, inventory, sudoPasswords, redactor, logging.log);
-  } catch (error) {
-    logging.log.error(errorFields(error), "up failed");
-    throw redactError(error, redactor);
-  } finally {
-    logging.close();
-  }
+  return runHostCommand("up", inventory, terminal, flags.verbose === true, (context) =>
+    runUp(flags, inventory, context),
+  );
 }
 
 async function runUp(
   flags: UpFlags,
-  io: CliIo,
   inventory: Inventory,
-  sudoPasswords: ReadonlyMap<string, Secret>,
-  redactor: Redactor,
-  log: Logger,
+  { io, sudoPasswords, redactor, log }: HostCommandContext,
 ): Promise<boolean> {
   const names = inventory.hosts.map((host) => host.name);
   const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
