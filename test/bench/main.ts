@@ -1,5 +1,6 @@
 import path from "node:path";
 import * as prettier from "prettier";
+import { push } from "./agent-push.js";
 import { agents } from "./agents.js";
 import { distribution } from "./distribution.js";
 import { PROFILE_ENV } from "./ingest/harness.js";
@@ -14,6 +15,7 @@ import {
   type BenchRecord,
 } from "./report/store.js";
 import { renderChart } from "./report/svg.js";
+import { scale } from "./scale.js";
 import { benchResultSchema, type Benchmark, type BenchOptions } from "./report/types.js";
 
 /**
@@ -21,7 +23,7 @@ import { benchResultSchema, type Benchmark, type BenchOptions } from "./report/t
  * alone with `npm run bench -- NAME`, returns rows (report/types.ts) and
  * leaves printing and docs/ to this file.
  */
-const BENCHMARKS: Readonly<Record<string, Benchmark>> = { distribution, journal, agents };
+const BENCHMARKS: Readonly<Record<string, Benchmark>> = { distribution, journal, agents, scale, push };
 
 const DOCS = path.resolve("docs");
 const FILES = {
