@@ -10,7 +10,7 @@ import { stateDirPath } from "../../state-dir.js";
 import { parseConcurrency, type CliIo } from "../io.js";
 import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
 import { isVerbose, VERBOSE_HELP } from "../verbose.js";
-import { loggedReporter } from "../../log/logged-reporter.js";
+import { viewReporter } from "../progress/view-reporter.js";
 import { runHostCommand } from "../host-command.js";
 
 interface ResetFlags {
@@ -82,23 +82,7 @@ export function registerResetCommand(program: Command, io: CliIo, confirm = term
             redactor,
             log,
             concurrency: parseConcurrency(flags.concurrency),
-            reporter: loggedReporter(
-              {
-                phase: (host, text, state) => {
-                  view.phase(host, text, state);
-                },
-                event: (envelope) => {
-                  view.event(envelope);
-                },
-                transfer: (host, done, total, what) => {
-                  view.transfer(host, done, total, what);
-                },
-                note: (text) => {
-                  out.progress(terminalSafe(text));
-                },
-              },
-              log,
-            ),
+            reporter: viewReporter(view, out.progress, log),
           });
           return { result, view, out };
         },

@@ -13,7 +13,7 @@ import { parseConcurrency, parsePort, type CliIo } from "../io.js";
 import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
 import { renderCheckReport } from "../render-check.js";
 import { isVerbose, VERBOSE_HELP } from "../verbose.js";
-import { loggedReporter } from "../../log/logged-reporter.js";
+import { viewReporter } from "../progress/view-reporter.js";
 import { runHostCommand, type HostCommandContext } from "../host-command.js";
 
 export const DEFAULT_AGENT_PORT = 7443;
@@ -95,23 +95,7 @@ async function runUp(
     redactor,
     log,
     concurrency: parseConcurrency(flags.concurrency),
-    reporter: loggedReporter(
-      {
-        phase: (host: string, text: string, state?: "running" | "failed" | "lost") => {
-          view.phase(host, text, state);
-        },
-        event: (envelope: Parameters<ProgressView["event"]>[0]) => {
-          view.event(envelope);
-        },
-        transfer: (host: string, bytesDone: number, bytesTotal: number, what: "the agent" | "artifacts") => {
-          view.transfer(host, bytesDone, bytesTotal, what);
-        },
-        note: (text: string) => {
-          io.progress(terminalSafe(text));
-        },
-      },
-      log,
-    ),
+    reporter: viewReporter(view, io.progress, log),
     ...(flags.bundle === undefined
       ? {}
       : {
