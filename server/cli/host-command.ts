@@ -6,7 +6,11 @@ import { errorFields, type Logger } from "../log/logger.js";
 import { inventorySecrets, redactError } from "../orchestrate/redaction.js";
 import { resolveSudoPasswords, terminalAsker } from "../orchestrate/sudo-passwords.js";
 import { stateDirPath } from "../state-dir.js";
-import type { CliIo } from "./io.js";
+import { locateAgentBinary } from "../agent-binary.js";
+import { KnownHosts } from "../ssh/known-hosts.js";
+import { parseConcurrency, type CliIo } from "./io.js";
+import { ProgressView, type ProgressMode } from "./progress/progress-view.js";
+import { viewReporter } from "./progress/view-reporter.js";
 import { redactingIo } from "./redacting-io.js";
 
 /** What a command that touches hosts works with once its secrets are known. */
@@ -51,4 +55,40 @@ export async function runHostCommand<T>(
   } finally {
     logging.close();
   }
+}
+
+/** The flags every command that works on the whole fleet with a live view takes. */
+export interface FleetFlags {
+  readonly acceptNewHostKeys?: boolean;
+  readonly concurrency: string;
+  readonly json?: boolean;
+}
+
+/**
+ * The live view of a fleet command (redrawn on a terminal, plain lines, or
+ * JSON with `--json`) and the options `up` and `reset` share: inventory,
+ * state dir, agent, pinned host keys, secrets, log, concurrency and a
+ * reporter drawing on that view.
+ */
+export async function fleetRun(flags: FleetFlags, inventory: Inventory, context: HostCommandContext) {
+  const { io, sudoPasswords, redactor, log } = context;
+  const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
+  const view = new ProgressView(
+    inventory.hosts.map((host) => host.name),
+    { write: io.out },
+    mode,
+  );
+  const options = {
+    inventory,
+    stateDir: stateDirPath(),
+    agent: await locateAgentBinary(),
+    knownHosts: await KnownHosts.open(stateDirPath()),
+    acceptNewHostKeys: flags.acceptNewHostKeys === true,
+    sudoPasswords,
+    redactor,
+    log,
+    concurrency: parseConcurrency(flags.concurrency),
+    reporter: viewReporter(view, io.progress, log),
+  };
+  return { view, options };
 }

@@ -2,16 +2,11 @@ import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { GroundcrewError } from "../../../shared/errors.js";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
-import { locateAgentBinary } from "../../agent-binary.js";
 import { loadInventory } from "../../inventory/load.js";
 import { reset } from "../../orchestrate/reset.js";
-import { KnownHosts } from "../../ssh/known-hosts.js";
-import { stateDirPath } from "../../state-dir.js";
-import { parseConcurrency, type CliIo } from "../io.js";
-import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
+import type { CliIo } from "../io.js";
 import { isVerbose, VERBOSE_HELP } from "../verbose.js";
-import { viewReporter } from "../progress/view-reporter.js";
-import { runHostCommand } from "../host-command.js";
+import { fleetRun, runHostCommand } from "../host-command.js";
 
 interface ResetFlags {
   readonly inventory: string;
@@ -69,21 +64,10 @@ export function registerResetCommand(program: Command, io: CliIo, confirm = term
         inventory,
         io,
         isVerbose(self),
-        async ({ io: out, sudoPasswords, redactor, log }) => {
-          const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
-          const view = new ProgressView(names, { write: out.out }, mode);
-          const result = await reset({
-            inventory,
-            stateDir: stateDirPath(),
-            agent: await locateAgentBinary(),
-            knownHosts: await KnownHosts.open(stateDirPath()),
-            acceptNewHostKeys: flags.acceptNewHostKeys === true,
-            sudoPasswords,
-            redactor,
-            log,
-            concurrency: parseConcurrency(flags.concurrency),
-            reporter: viewReporter(view, out.progress, log),
-          });
+        async (context) => {
+          const { view, options } = await fleetRun(flags, inventory, context);
+          const result = await reset(options);
+          const out = context.io;
           return { result, view, out };
         },
       );

@@ -2,19 +2,14 @@ import type { Command } from "commander";
 import { terminalSafe } from "../../../shared/terminal-safe.js";
 import { renderClusterReport } from "../render-cluster-report.js";
 import { formatBytes } from "../../../shared/format-bytes.js";
-import { locateAgentBinary } from "../../agent-binary.js";
 import { loadPublicKey } from "../../bundle/signature.js";
 import { loadInventory } from "../../inventory/load.js";
 import type { Inventory } from "../../inventory/types.js";
 import { dryRun, up, type UpResult } from "../../orchestrate/up.js";
-import { KnownHosts } from "../../ssh/known-hosts.js";
-import { stateDirPath } from "../../state-dir.js";
-import { parseConcurrency, parsePort, type CliIo } from "../io.js";
-import { ProgressView, type ProgressMode } from "../progress/progress-view.js";
+import { parsePort, type CliIo } from "../io.js";
 import { renderCheckReport } from "../render-check.js";
 import { isVerbose, VERBOSE_HELP } from "../verbose.js";
-import { viewReporter } from "../progress/view-reporter.js";
-import { runHostCommand, type HostCommandContext } from "../host-command.js";
+import { fleetRun, runHostCommand, type HostCommandContext } from "../host-command.js";
 
 export const DEFAULT_AGENT_PORT = 7443;
 
@@ -83,19 +78,9 @@ async function runUp(
   { io, sudoPasswords, redactor, log }: HostCommandContext,
 ): Promise<boolean> {
   const names = inventory.hosts.map((host) => host.name);
-  const mode: ProgressMode = flags.json === true ? "json" : io.isTTY === true ? "tty" : "lines";
-  const view = new ProgressView(names, { write: io.out }, mode);
+  const { view, options } = await fleetRun(flags, inventory, { io, sudoPasswords, redactor, log });
   const common = {
-    inventory,
-    stateDir: stateDirPath(),
-    agent: await locateAgentBinary(),
-    knownHosts: await KnownHosts.open(stateDirPath()),
-    acceptNewHostKeys: flags.acceptNewHostKeys === true,
-    sudoPasswords,
-    redactor,
-    log,
-    concurrency: parseConcurrency(flags.concurrency),
-    reporter: viewReporter(view, io.progress, log),
+    ...options,
     ...(flags.bundle === undefined
       ? {}
       : {
